@@ -1,0 +1,4 @@
+from services.pricing.models import Base
+from shared.migrations import run_env
+
+run_env(Base.metadata)

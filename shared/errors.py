@@ -1,0 +1,122 @@
+"""Errors that carry their HTTP status, and the one handler that renders them.
+
+Domain and use-case code raises these; routes never build error responses.
+The body shape matches FastAPI's own validation errors so that clients read
+one format: {"detail": [{"loc": [...], "msg": "...", "type": "..."}]}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+
+class DomainError(Exception):
+    """Base class: an expected refusal with a status, a machine code and a message."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | Sequence[str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if field is None:
+            self.loc: list[str] = []
+        elif isinstance(field, str):
+            self.loc = ["body", *field.split(".")]
+        else:
+            self.loc = list(field)
+        self.extra = extra or {}
+
+    def to_body(self) -> dict[str, Any]:
+        item: dict[str, Any] = {"loc": self.loc, "msg": self.message, "type": self.code}
+        item.update(self.extra)
+        return {"detail": [item]}
+
+
+class Invalid(DomainError):
+    status_code = 422
+    code = "invalid"
+
+
+class Unauthorized(DomainError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    code = "conflict"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+
+    def __init__(self, entity: str, current: str, action: str) -> None:
+        super().__init__(
+            f"cannot {action} a {entity} that is {current}",
+            extra={"current_state": current},
+        )
+
+
+class Gone(DomainError):
+    status_code = 410
+    code = "gone"
+
+
+class Unavailable(DomainError):
+    status_code = 503
+    code = "unavailable"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Render DomainError, validation errors and anything unexpected in one format."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return JSONResponse(exc.to_body(), status_code=exc.status_code, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return JSONResponse({"detail": jsonable_encoder(errors)}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        body = {"detail": [{"loc": [], "msg": str(exc.detail), "type": "http_error"}]}
+        return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled_error", error=repr(exc))
+        body = {"detail": [{"loc": [], "msg": "internal error", "type": "internal"}]}
+        return JSONResponse(body, status_code=500)
