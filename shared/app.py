@@ -31,7 +31,12 @@ def make_bus(settings: PlatformSettings, client_id: str) -> EventBus:
     if settings.mode is Mode.distributed:
         from shared.bus.kafka import KafkaBus
 
-        return KafkaBus(settings.kafka_bootstrap_servers, client_id=client_id, policy=policy)
+        return KafkaBus(
+            settings.kafka_bootstrap_servers,
+            client_id=client_id,
+            policy=policy,
+            topic_prefix=settings.kafka_topic_prefix,
+        )
     return InMemoryBus(policy)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -20,6 +21,7 @@ from sqlalchemy import MetaData
 from shared.bus.base import EventBus, Subscription
 from shared.config import PlatformSettings
 from shared.db import Database
+from shared.events.envelope import utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +46,8 @@ class Component:
         self.platform = settings
         self.database = database or Database(settings.database_url_for(self.name), schema=self.name)
         self.runtime: Runtime | None = None
+        # Every use case reads the time from here, so tests can move it.
+        self.clock: Callable[[], datetime] = utcnow
         self._jobs: list[asyncio.Task[None]] = []
 
     def routers(self) -> list[APIRouter]:

@@ -36,6 +36,7 @@ class PlatformSettings(BaseSettings):
         default="127.0.0.1:59092",
         validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "COUPDEMAIN_KAFKA_BOOTSTRAP_SERVERS"),
     )
+    kafka_topic_prefix: str = ""
     jwt_secret: str = DEVELOPMENT_JWT_SECRET
     jwt_algorithm: str = "HS256"
     token_ttl_s: int = 12 * 3600

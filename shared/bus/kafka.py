@@ -28,8 +28,11 @@ class KafkaBus(EventBus):
         policy: DeliveryPolicy | None = None,
         partitions: int = 4,
         request_timeout_ms: int = 10_000,
+        topic_prefix: str = "",
     ) -> None:
         super().__init__(policy)
+        # A prefix isolates one platform (or one test) from others on the same broker.
+        self.topic_prefix = topic_prefix
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
         self.partitions = partitions
@@ -61,10 +64,12 @@ class KafkaBus(EventBus):
     async def start(self) -> None:
         topics = {topic_for(s) for s in SERVICES}
         topics |= {t for s in self.subscriptions for t in s.topics}
-        await self.ensure_topics(sorted(topics | {dead_letter_topic(t) for t in topics}))
+        await self.ensure_topics(
+            sorted(self._physical(t) for t in topics | {dead_letter_topic(t) for t in topics})
+        )
         for subscription in self.subscriptions:
             consumer = AIOKafkaConsumer(
-                *subscription.topics,
+                *(self._physical(t) for t in subscription.topics),
                 bootstrap_servers=self.bootstrap_servers,
                 group_id=subscription.group,
                 client_id=f"{self.client_id}-{subscription.group}",
@@ -89,6 +94,12 @@ class KafkaBus(EventBus):
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+
+    def _physical(self, topic: str) -> str:
+        return f"{self.topic_prefix}{topic}"
+
+    def _logical(self, topic: str) -> str:
+        return topic[len(self.topic_prefix):] if topic.startswith(self.topic_prefix) else topic
 
     async def _get_producer(self) -> AIOKafkaProducer:
         async with self._producer_lock:
@@ -125,7 +136,7 @@ class KafkaBus(EventBus):
             producer = await self._get_producer()
             futures = [
                 await producer.send(
-                    m.topic,
+                    self._physical(m.topic),
                     value=m.value,
                     key=m.key.encode(),
                     headers=[(k, v.encode()) for k, v in m.headers.items()],
@@ -175,7 +186,7 @@ class KafkaBus(EventBus):
     ) -> None:
         for record in records:
             key = record.key.decode() if record.key else ""
-            await self.deliver(subscription, tp.topic, key, record.value or b"")
+            await self.deliver(subscription, self._logical(tp.topic), key, record.value or b"")
         # Every handler's transaction has committed: now the offset may move on. A crash
         # before this line redelivers the batch, which the idempotent consumers absorb.
         await consumer.commit({tp: records[-1].offset + 1})
