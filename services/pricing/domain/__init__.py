@@ -1,0 +1,1 @@
+"""The pricing domain: pure rules, no database, no HTTP."""
