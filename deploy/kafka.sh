@@ -129,13 +129,14 @@ broker_pid() {
 }
 
 port_open() { # host port
+    # shellcheck disable=SC2016 # expanded by the inner bash
     timeout 3 bash -c 'exec 3<>"/dev/tcp/$1/$2"' _ "$1" "$2" 2>/dev/null
 }
 
 # A Kafka Metadata request (v4) over the wire: succeeds when the broker answers with
 # itself in the broker list. Needs only python3's standard library.
-metadata_probe() { # host port
-    python3 - "$1" "$2" <<'PY'
+metadata_probe() { # python host port
+    "$1" - "$2" "$3" <<'PY'
 import socket, struct, sys
 host, port = sys.argv[1], int(sys.argv[2])
 client = b"coupdemain-probe"
@@ -180,14 +181,21 @@ admin_check() {
         --command-config "$ADMIN_CONFIG" --list >/dev/null 2>&1
 }
 
-# Answering = a metadata round trip (python3) or, without python3, the admin tool.
+# The system's python3 first: a pyenv shim can fail on a .python-version in the caller's cwd.
+python3_bin() {
+    if [[ -x /usr/bin/python3 ]]; then echo /usr/bin/python3; else command -v python3; fi
+}
+
+# Answering = a metadata round trip (python3) or, where python3 is missing or broken,
+# the admin tool.
 answering() {
+    local py rc=0
     port_open "$KAFKA_HOST" "$KAFKA_PORT" || return 1
-    if command -v python3 >/dev/null 2>&1; then
-        metadata_probe "$KAFKA_HOST" "$KAFKA_PORT"
-    else
-        [[ -d $LIBS ]] && admin_check
+    if py=$(python3_bin); then
+        (cd / && metadata_probe "$py" "$KAFKA_HOST" "$KAFKA_PORT") || rc=$?
+        ((rc <= 1)) && return "$rc" # 0 answered, 1 did not; anything else: python itself failed
     fi
+    [[ -d $LIBS ]] && admin_check
 }
 
 write_config() {
