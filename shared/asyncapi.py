@@ -24,7 +24,11 @@ def asyncapi_document(title: str = "Coup de main events") -> dict[str, Any]:
         }
         channel = channels.setdefault(
             kind.service,
-            {"address": kind.topic, "messages": {}, "description": f"events of {kind.service}, keyed by aggregate id"},
+            {
+                "address": kind.topic,
+                "messages": {},
+                "description": f"events of {kind.service}, keyed by aggregate id",
+            },
         )
         channel["messages"][name] = {"$ref": f"#/components/messages/{name}"}
     for service in channels:

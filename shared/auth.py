@@ -42,7 +42,12 @@ class TokenSettings:
 
 
 def issue_token(
-    settings: TokenSettings, subject: str, role: Role, *, ttl_s: int | None = None, now: datetime | None = None
+    settings: TokenSettings,
+    subject: str,
+    role: Role,
+    *,
+    ttl_s: int | None = None,
+    now: datetime | None = None,
 ) -> str:
     """Mint a signed token for `subject` with `role`."""
     issued = now or datetime.now(UTC)

@@ -30,7 +30,7 @@ class PlatformSettings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "COUPDEMAIN_DATABASE_URL"),
-        description="PostgreSQL URL (postgresql+asyncpg://...); unset means one SQLite file per service under var/",
+        description="PostgreSQL URL (postgresql+asyncpg://...); unset: one SQLite file per service in var/",
     )
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:59092",

@@ -8,6 +8,7 @@ versions and payloads that do not match their model, with a clear message.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
@@ -68,7 +69,7 @@ class EventKind:
     service: str
     type: str
     version: int
-    model: type[EventPayload]
+    model: builtins.type[EventPayload]
 
     @property
     def topic(self) -> str:
@@ -107,7 +108,8 @@ class EventRegistry:
         """Return the envelope's payload validated by its model."""
         kind = self.kind(envelope.type, envelope.version)
         try:
-            return kind.model.model_validate(envelope.payload)
+            payload: EventPayload = kind.model.model_validate(envelope.payload)
+            return payload
         except ValidationError as exc:
             raise InvalidEventPayload(
                 f"bad payload for {envelope.type} v{envelope.version}: {exc}"

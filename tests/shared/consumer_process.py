@@ -22,7 +22,11 @@ async def main(bootstrap: str, prefix: str, topic: str, count: int) -> None:
 
     async def handler(envelope: Envelope) -> None:
         nonlocal seen
-        line = {"aggregate_id": envelope.aggregate_id, "reason": envelope.payload["reason"], "pid": os.getpid()}
+        line = {
+            "aggregate_id": envelope.aggregate_id,
+            "reason": envelope.payload["reason"],
+            "pid": os.getpid(),
+        }
         print(json.dumps(line), flush=True)
         seen += 1
         if seen >= count:

@@ -64,7 +64,8 @@ async def test_wrong_role_is_403(app: FastAPI, tokens: Tokens) -> None:
 
 
 async def test_expired_token_is_401(app: FastAPI, tokens: Tokens) -> None:
-    stale = issue_token(tokens.settings, "c-1", Role.client, now=datetime.now(UTC) - timedelta(hours=2), ttl_s=60)
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    stale = issue_token(tokens.settings, "c-1", Role.client, now=two_hours_ago, ttl_s=60)
     async with running_app(app) as http:
         response = await http.get("/v1/whoami", headers={"Authorization": f"Bearer {stale}"})
     assert response.status_code == 401

@@ -14,7 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.bus.base import EventBus, OutgoingMessage, Subscription
 from shared.db import Database, make_metadata, wait_for
-from shared.events import Envelope, topic_for, to_envelope
+from shared.events import Envelope, to_envelope, topic_for
 from shared.events.orders import OrderCancelled
 from shared.inbox import EventRouter
 from shared.outbox import OutboxRelay, pending_count

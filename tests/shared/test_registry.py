@@ -18,7 +18,7 @@ from shared.events import (
     to_envelope,
 )
 from shared.events.orders import OrderCancelled
-from shared.events.registry import EventRegistry, EventPayload, event
+from shared.events.registry import EventPayload, EventRegistry, event
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
@@ -46,7 +46,9 @@ def _sample(prop: dict[str, Any], defs: dict[str, Any]) -> Any:
     if kind == "string":
         return "09:00" if prop.get("pattern") else "x-1"
     if kind == "integer":
-        return max(1, prop.get("minimum", 1), prop.get("exclusiveMinimum", 0) + 1) if "maximum" not in prop else prop["maximum"]
+        if "maximum" in prop:
+            return prop["maximum"]
+        return max(1, prop.get("minimum", 1), prop.get("exclusiveMinimum", 0) + 1)
     if kind == "number":
         return 1.5
     if kind == "boolean":
