@@ -1,0 +1,315 @@
+"""The batch as arrays, and the vectorised evaluation of (order, provider) pairs.
+
+Every filter of the spec and every cost component is computed here, for many pairs at once
+with numpy; the pairs that need a provider's calendar (commitments, weekly schedule) take a
+per-pair path. Providers are indexed in id order, so that index order is id order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import numpy as np
+import numpy.typing as npt
+
+from services.matching.engine.calendar import Busy, Interval, fit_mission, minutes_from
+from services.matching.engine.calendar import schedule_intervals as _schedule_intervals
+from services.matching.engine.model import (
+    FloorPolicy,
+    Limits,
+    OrderRequest,
+    ProviderState,
+    Weights,
+)
+from services.matching.engine.travel import EARTH_RADIUS_KM, HaversineTravel, TravelModel
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+OK, FAIL_CATEGORY, FAIL_RADIUS, FAIL_DECLINED, FAIL_CALENDAR, FAIL_FLOOR = range(6)
+_KM_PER_DEG_LAT = np.pi * EARTH_RADIUS_KM / 180.0
+
+
+@dataclass
+class Pairs:
+    """Evaluated feasible pairs (parallel arrays), or all pairs with a failure code each."""
+
+    oi: IntArray
+    pi: IntArray
+    dist_km: FloatArray
+    travel: FloatArray
+    start: FloatArray
+    late: FloatArray
+    supplement: IntArray
+    hourly: IntArray
+    reputation: FloatArray
+    fairness: FloatArray
+    preference: FloatArray
+    cost: FloatArray
+
+    def __len__(self) -> int:
+        return len(self.oi)
+
+    def take(self, index: IntArray | BoolArray) -> Pairs:
+        """Return the pairs selected by an index or a mask."""
+        return Pairs(**{name: getattr(self, name)[index] for name in self.__dataclass_fields__})
+
+    @staticmethod
+    def concat(parts: Sequence[Pairs]) -> Pairs:
+        """Return the pairs of several parts, one after the other."""
+        if not parts:
+            return Pairs.empty()
+        return Pairs(
+            **{
+                name: np.concatenate([getattr(p, name) for p in parts])
+                for name in Pairs.__dataclass_fields__
+            }
+        )
+
+    @staticmethod
+    def empty() -> Pairs:
+        """Return no pairs."""
+        i, f = np.zeros(0, np.int64), np.zeros(0, np.float64)
+        return Pairs(i, i, f, f, f, f, i, i, f, f, f, f)
+
+
+class Problem:
+    """One batch's orders and providers as arrays, with its weights, floor and limits."""
+
+    def __init__(
+        self,
+        orders: Sequence[OrderRequest],
+        providers: Sequence[ProviderState],
+        *,
+        now: datetime,
+        weights: Weights,
+        floor: FloorPolicy,
+        travel: TravelModel,
+        radius_factor: float,
+        limits: Limits,
+        extra_busy: dict[str, list[Busy]] | None = None,
+    ) -> None:
+        self.orders = list(orders)
+        self.providers = list(providers)
+        self.now, self.weights, self.floor, self.travel = now, weights, floor, travel
+        self.radius_factor, self.limits = radius_factor, limits
+        self.provider_index = {p.id: i for i, p in enumerate(self.providers)}
+        n, m = len(self.orders), len(self.providers)
+
+        codes = sorted({o.category for o in self.orders} | {c for p in self.providers for c in p.categories})
+        bit = {c: 1 << i for i, c in enumerate(codes)} if len(codes) <= 62 else None
+        self._category_bit = bit
+        self.o_cat = np.array([bit[o.category] if bit else 0 for o in self.orders], np.int64)
+        self.p_cat = np.array(
+            [sum(bit[c] for c in p.categories) if bit else 0 for p in self.providers], np.int64
+        )
+        self.o_lat = np.array([o.lat for o in self.orders], np.float64)
+        self.o_lng = np.array([o.lng for o in self.orders], np.float64)
+        self.p_lat = np.array([p.lat for p in self.providers], np.float64)
+        self.p_lng = np.array([p.lng for p in self.providers], np.float64)
+        self.p_reach = np.array([p.travel_radius_km * radius_factor for p in self.providers])
+        self.o_ws = np.array([minutes_from(now, o.window_start) for o in self.orders])
+        self.o_we = np.array([minutes_from(now, o.window_end) for o in self.orders])
+        self.o_dur = np.array([float(o.duration_min) for o in self.orders])
+        self.o_payout = np.array([o.payout_cents for o in self.orders], np.float64)
+        rate = float(floor.fair_pay.contribution_rate)
+        self.o_net = self.o_payout * (1.0 - rate)
+        self.o_pref = np.array(
+            [self.provider_index.get(o.preferred_provider_id or "", -1) for o in self.orders],
+            np.int64,
+        )
+        if isinstance(travel, HaversineTravel):
+            self.o_speed: FloatArray | None = np.array([travel.speed_kmh(o.zone) for o in self.orders])
+        else:
+            self.o_speed = None
+
+        rated = np.array([p.rating is not None and p.rating_count >= limits.min_rating_count
+                          for p in self.providers], bool)
+        ratings = np.array([p.rating if p.rating is not None else limits.neutral_rating
+                            for p in self.providers], np.float64)
+        effective = np.where(rated, np.clip(ratings, 0.0, 5.0), limits.neutral_rating)
+        self.p_rated = rated
+        self.p_reputation = weights.reputation * (5.0 - effective)
+        share = np.array(
+            [min(p.hours_this_week / p.weekly_target_h, 2.0) if p.weekly_target_h > 0 else 1.0
+             for p in self.providers], np.float64)
+        self.p_share = np.clip(share, 0.0, 2.0)
+        self.p_fairness = weights.fairness * self.p_share
+
+        self.busy: list[list[Busy]] = []
+        for p in self.providers:
+            items = [Busy(minutes_from(now, c.start), minutes_from(now, c.end), c.lat, c.lng)
+                     for c in p.commitments if c.end > now]
+            items += (extra_busy or {}).get(p.id, [])
+            items.sort(key=lambda b: (b.start, b.end))
+            self.busy.append(items)
+        self.p_on_duty = np.array([p.on_duty for p in self.providers], bool)
+        # On duty and free: a mission soon needs no calendar look-up.
+        self.p_simple = self.p_on_duty & np.array([not b for b in self.busy], bool)
+        horizon = float(max(self.o_we.max(initial=0.0), 0.0)) + limits.max_late_min
+        self._horizon_end = horizon + float(self.o_dur.max(initial=0.0)) + 24 * 60
+        self._blocks: dict[int, list[Interval]] = {}
+
+        declined = [o * m + self.provider_index[pid]
+                    for o, order in enumerate(self.orders)
+                    for pid in order.declined_by if pid in self.provider_index]
+        self.declined_codes = np.unique(np.array(declined, np.int64))
+
+        lat0 = float(np.mean(self.p_lat)) if m else (float(np.mean(self.o_lat)) if n else 0.0)
+        self.kx = _KM_PER_DEG_LAT * float(np.cos(np.radians(lat0)))
+        self.ky = _KM_PER_DEG_LAT
+        self.p_x, self.p_y = self.p_lng * self.kx, self.p_lat * self.ky
+        self.o_x, self.o_y = self.o_lng * self.kx, self.o_lat * self.ky
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    def blocks(self, p: int) -> list[Interval]:
+        """Return provider p's schedule blocks over the batch horizon (cached)."""
+        if p not in self._blocks:
+            self._blocks[p] = _schedule_intervals(
+                self.providers[p].weekly_schedule, self.now, -24 * 60.0, self._horizon_end
+            )
+        return self._blocks[p]
+
+    def travel_minutes(self, oi: IntArray, pi: IntArray, dist_km: FloatArray) -> FloatArray:
+        """Return travel minutes from each provider's position to each order."""
+        if self.o_speed is not None and isinstance(self.travel, HaversineTravel):
+            result: FloatArray = dist_km * self.travel.detour_factor / self.o_speed[oi] * 60.0
+            return result
+        return np.array(
+            [self.travel.minutes(self.p_lat[p], self.p_lng[p], self.o_lat[o], self.o_lng[o],
+                                 self.orders[o].zone) for o, p in zip(oi, pi, strict=True)],
+            np.float64,
+        )
+
+    def min_minutes_per_km(self) -> float:
+        """Return a lower bound of travel minutes per km (0 when the model gives none)."""
+        bound = getattr(self.travel, "min_minutes_per_km", None)
+        return float(bound()) if callable(bound) else 0.0
+
+    def distances(self, oi: IntArray, pi: IntArray) -> FloatArray:
+        """Return great-circle km between orders and providers."""
+        p1, p2 = np.radians(self.p_lat[pi]), np.radians(self.o_lat[oi])
+        dp, dl = p2 - p1, np.radians(self.o_lng[oi] - self.p_lng[pi])
+        a = np.sin(dp * 0.5) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl * 0.5) ** 2
+        result: FloatArray = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+        return result
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def evaluate(self, oi: IntArray, pi: IntArray, *, with_codes: bool = False
+                 ) -> tuple[Pairs, IntArray | None]:
+        """Return the feasible pairs among (oi, pi) with their costs, and optionally each code."""
+        codes = np.full(len(oi), FAIL_CATEGORY, np.int64) if with_codes else None
+        idx = np.arange(len(oi))
+        if self._category_bit is None:
+            keep = np.array([self.orders[o].category in self.providers[p].categories
+                             for o, p in zip(oi, pi, strict=True)], bool)
+        else:
+            keep = (self.o_cat[oi] & self.p_cat[pi]) != 0
+        idx, oi, pi = idx[keep], oi[keep], pi[keep]
+
+        dist = self.distances(oi, pi)
+        keep = dist <= self.p_reach[pi]
+        if codes is not None:
+            codes[idx] = FAIL_RADIUS
+        idx, oi, pi, dist = idx[keep], oi[keep], pi[keep], dist[keep]
+
+        if len(self.declined_codes):
+            keep = ~np.isin(oi * len(self.providers) + pi, self.declined_codes)
+            if codes is not None:
+                codes[idx] = FAIL_DECLINED
+            idx, oi, pi, dist = idx[keep], oi[keep], pi[keep], dist[keep]
+        if codes is not None:
+            codes[idx] = FAIL_CALENDAR
+
+        travel = self.travel_minutes(oi, pi, dist)
+        start = np.maximum(self.o_ws[oi], travel)
+        simple = self.p_simple[pi] & (start <= self.limits.on_duty_horizon_min)
+        keep = simple & (start <= self.o_we[oi] + self.limits.max_late_min)
+        slow = np.flatnonzero(~simple)
+        if len(slow):
+            for j in slow:
+                fit = self._fit(int(oi[j]), int(pi[j]))
+                if fit is not None:
+                    keep[j] = True
+                    start[j], travel[j] = fit.start, fit.travel_min
+        idx, oi, pi, dist = idx[keep], oi[keep], pi[keep], dist[keep]
+        travel, start = travel[keep], start[keep]
+        late = np.maximum(0.0, start - self.o_we[oi])
+
+        fair_pay = self.floor.fair_pay
+        floor_cents = float(fair_pay.floor_cents_per_hour)
+        minutes = self.o_dur[oi] + travel
+        hourly = np.floor(self.o_net[oi] * 60.0 / np.maximum(minutes, 1e-9) + 0.5).astype(np.int64)
+        below = hourly < floor_cents
+        if self.floor.mode == "rule_out":
+            keep = ~below
+            supplement = np.zeros(int(keep.sum()), np.int64)
+            if codes is not None:
+                codes[idx] = FAIL_FLOOR
+            idx, oi, pi, dist = idx[keep], oi[keep], pi[keep], dist[keep]
+            travel, start, late, hourly = travel[keep], start[keep], late[keep], hourly[keep]
+        else:
+            rate = float(fair_pay.contribution_rate)
+            needed = floor_cents * minutes / 60.0 / (1.0 - rate) - self.o_payout[oi]
+            supplement = np.where(below, np.ceil(np.maximum(needed, 0.0) - 1e-9), 0).astype(np.int64)
+        if codes is not None:
+            codes[idx] = OK
+
+        w = self.weights
+        reputation = self.p_reputation[pi]
+        fairness = self.p_fairness[pi]
+        preference = np.where(self.o_pref[oi] == pi, -self.limits.preferred_bonus, 0.0)
+        cost = (w.travel * travel + w.lateness * late + reputation + fairness
+                + w.supplement * supplement / 100.0 + preference)
+        pairs = Pairs(oi, pi, dist, travel, start, late, supplement, hourly,
+                      reputation, fairness, preference, cost)
+        return pairs, codes
+
+    def _fit(self, o: int, p: int):  # type: ignore[no-untyped-def]
+        """Fit order o into provider p's calendar (the per-pair path)."""
+        provider = self.providers[p]
+        zone = self.orders[o].zone
+        travel = self.travel
+
+        def minutes(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+            return travel.minutes(lat1, lng1, lat2, lng2, zone)
+
+        return fit_mission(
+            lat=float(self.o_lat[o]),
+            lng=float(self.o_lng[o]),
+            window_start=float(self.o_ws[o]),
+            window_end=float(self.o_we[o]),
+            max_late=self.limits.max_late_min,
+            duration=float(self.o_dur[o]),
+            home_lat=provider.lat,
+            home_lng=provider.lng,
+            on_duty_until=self.limits.on_duty_horizon_min if provider.on_duty else None,
+            blocks=self.blocks(p),
+            busy=self.busy[p],
+            travel=minutes,
+            travel_weight=self.weights.travel,
+            lateness_weight=self.weights.lateness,
+        )
+
+    def exact_pay(self, o: int, travel_min: float) -> tuple[int, int]:
+        """Return the exact supplement and all-in net hourly pay (cents) of order o at a travel time."""
+        from shared.fairpay import net_hourly_cents, supplement_to_reach_floor
+
+        order = self.orders[o]
+        settings = self.floor.fair_pay
+        travel_min = round(travel_min, 6)
+        hourly = net_hourly_cents(order.payout_cents, order.duration_min, travel_min,
+                                  Decimal(settings.contribution_rate))
+        if self.floor.mode == "rule_out" or hourly >= settings.floor_cents_per_hour:
+            return 0, hourly
+        supplement = supplement_to_reach_floor(order.payout_cents, order.duration_min, travel_min,
+                                               settings)
+        all_in = net_hourly_cents(order.payout_cents + supplement, order.duration_min, travel_min,
+                                  Decimal(settings.contribution_rate))
+        return supplement, all_in
