@@ -84,9 +84,7 @@ class Grid:
         return [c.to_dict() for c in sorted(self.cells, key=lambda c: c.key)]
 
 
-def _rate(
-    value: Any, where: str, *, upper: Decimal = MAX_RATE, strict_upper: bool = False
-) -> Decimal:
+def _rate(value: Any, where: str, *, upper: Decimal = MAX_RATE, strict_upper: bool = False) -> Decimal:
     try:
         rate = to_decimal(value)
     except Exception as exc:
@@ -127,27 +125,16 @@ def cell_from_dict(raw: Mapping[str, Any], where: str = "cells.0") -> Cell:
         raise Invalid("surcharges must be an object", field=f"{where}.surcharges")
     unknown = sorted(set(surcharges_raw) - set(SURCHARGES))
     if unknown:
-        raise Invalid(
-            f"unknown surcharges {unknown}; known: {list(SURCHARGES)}", field=f"{where}.surcharges"
-        )
+        raise Invalid(f"unknown surcharges {unknown}; known: {list(SURCHARGES)}", field=f"{where}.surcharges")
     surcharges = Surcharges(
-        **{
-            name: _rate(surcharges_raw.get(name, "0"), f"{where}.surcharges.{name}")
-            for name in SURCHARGES
-        }
+        **{name: _rate(surcharges_raw.get(name, "0"), f"{where}.surcharges.{name}") for name in SURCHARGES}
     )
     return Cell(
         category=category,
         zone=zone,
-        hourly_rate_cents=_int(
-            raw.get("hourly_rate_cents"), f"{where}.hourly_rate_cents", 1, 1_000_000
-        ),
-        min_billable_min=_int(
-            raw.get("min_billable_min"), f"{where}.min_billable_min", 15, 24 * 60
-        ),
-        travel_fee_cents=_int(
-            raw.get("travel_fee_cents", 0), f"{where}.travel_fee_cents", 0, 100_000
-        ),
+        hourly_rate_cents=_int(raw.get("hourly_rate_cents"), f"{where}.hourly_rate_cents", 1, 1_000_000),
+        min_billable_min=_int(raw.get("min_billable_min"), f"{where}.min_billable_min", 15, 24 * 60),
+        travel_fee_cents=_int(raw.get("travel_fee_cents", 0), f"{where}.travel_fee_cents", 0, 100_000),
         commission_rate=_rate(
             raw.get("commission_rate"),
             f"{where}.commission_rate",
@@ -159,9 +146,7 @@ def cell_from_dict(raw: Mapping[str, Any], where: str = "cells.0") -> Cell:
     )
 
 
-def grid_from_cells(
-    raw_cells: Iterable[Mapping[str, Any]], known_zones: set[str] | None = None
-) -> Grid:
+def grid_from_cells(raw_cells: Iterable[Mapping[str, Any]], known_zones: set[str] | None = None) -> Grid:
     """Build a grid from plain cells; Invalid on a bad, duplicated or unknown-zone cell."""
     cells: list[Cell] = []
     seen: set[tuple[str, str]] = set()
@@ -196,9 +181,7 @@ def diff_grids(old: Grid, new: Grid) -> list[CellChange]:
         a = after[key].to_dict() if key in after else None
         if a == b:
             continue
-        fields = tuple(
-            sorted(k for k in set(a or {}) | set(b or {}) if (a or {}).get(k) != (b or {}).get(k))
-        )
+        fields = tuple(sorted(k for k in set(a or {}) | set(b or {}) if (a or {}).get(k) != (b or {}).get(k)))
         changes.append(CellChange(key[0], key[1], b, a, fields))
     return changes
 
@@ -245,10 +228,7 @@ def is_payout_decrease(old: Cell, new: Cell) -> bool:
     old_share, new_share = 1 - old.commission_rate, 1 - new.commission_rate
     if new.payout_cents_per_hour < old.payout_cents_per_hour:
         return True
-    if (
-        new.payout_cents_per_hour * new.min_billable_min
-        < old.payout_cents_per_hour * old.min_billable_min
-    ):
+    if new.payout_cents_per_hour * new.min_billable_min < old.payout_cents_per_hour * old.min_billable_min:
         return True
     if new.travel_fee_cents < old.travel_fee_cents:
         return True

@@ -99,9 +99,7 @@ class TaxCredit:
     reason: str
 
 
-def tax_credit_for(
-    category: str, duration_min: int, total_cents: Cents, rules: TaxCreditRules
-) -> TaxCredit:
+def tax_credit_for(category: str, duration_min: int, total_cents: Cents, rules: TaxCreditRules) -> TaxCredit:
     """Return whether the household-services tax credit applies and its amount (half-up)."""
     cat = CATEGORIES[category]
     if not cat.is_household_service:
@@ -163,9 +161,7 @@ class Price:
                 for line in self.lines
             ],
             "base_cents": self.lines[0].amount_cents,
-            "minimum_billing_cents": sum(
-                x.amount_cents for x in self.lines if x.code == "minimum_billing"
-            ),
+            "minimum_billing_cents": sum(x.amount_cents for x in self.lines if x.code == "minimum_billing"),
             "billed_min": self.billed_min,
             "travel_fee_cents": next(x.amount_cents for x in self.lines if x.code == "travel_fee"),
             "surcharges": {
@@ -206,9 +202,7 @@ def price_mission(
     lines = [Line("base", f"{duration_min} min at {rate_label}", base)]
     if billed > duration_min:
         extra = prorate(cell.hourly_rate_cents, billed) - base
-        lines.append(
-            Line("minimum_billing", f"minimum billing {billed} min at {rate_label}", extra)
-        )
+        lines.append(Line("minimum_billing", f"minimum billing {billed} min at {rate_label}", extra))
     billed_base = sum(line.amount_cents for line in lines)
     names = applicable_surcharges(start_at, quoted_at, rules)
     applied = []
@@ -216,9 +210,7 @@ def price_mission(
         rate = cell.surcharges.rate(name)
         if rate > 0:
             lines.append(
-                Line(
-                    f"surcharge_{name}", SURCHARGE_LABELS[name], apply_rate(billed_base, rate), rate
-                )
+                Line(f"surcharge_{name}", SURCHARGE_LABELS[name], apply_rate(billed_base, rate), rate)
             )
             applied.append(name)
     lines.append(Line("travel_fee", "Travel fee", cell.travel_fee_cents))

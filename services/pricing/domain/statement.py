@@ -58,9 +58,7 @@ class StatementRules:
 
     @property
     def obligation_threshold_cents(self) -> Cents:
-        return apply_rate(
-            self.annual_social_security_ceiling_cents, self.obligation_threshold_share
-        )
+        return apply_rate(self.annual_social_security_ceiling_cents, self.obligation_threshold_share)
 
 
 def month_of(at: datetime) -> str:
@@ -147,9 +145,7 @@ def obligations_for(year: int, earnings_cents: Cents, rules: StatementRules) -> 
         earnings_cents=earnings_cents,
         threshold_cents=threshold,
         is_threshold_reached=reached,
-        accident_insurance_cents=apply_rate(earnings_cents, rules.accident_insurance_rate)
-        if reached
-        else 0,
+        accident_insurance_cents=apply_rate(earnings_cents, rules.accident_insurance_rate) if reached else 0,
         training_contribution_cents=(
             apply_rate(earnings_cents, rules.training_contribution_rate) if reached else 0
         ),
@@ -183,9 +179,7 @@ def monthly_statement(
     month = [e for e in entries if month_of(e.occurred_at) == period]
     year = int(period[:4])
     to_date = [
-        e
-        for e in year_entries
-        if year_of(e.occurred_at) == year and month_of(e.occurred_at) <= period
+        e for e in year_entries if year_of(e.occurred_at) == year and month_of(e.occurred_at) <= period
     ]
     ytd = sum(e.amount_cents for e in to_date)
     return {
