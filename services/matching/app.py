@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
+from services.matching.config import MatchingSettings
+from services.matching.dispatch import BatchReport, Dispatcher
+from services.matching.handlers import build_router
+from services.matching.insight import DispatchInsight
 from services.matching.models import Base
+from services.matching.service import MatchingService
 from shared.app import create_app
-from shared.component import Component
+from shared.bus.base import Subscription
+from shared.component import Component, Runtime
 from shared.config import PlatformSettings
+from shared.db import Database
+from shared.events.registry import topic_for
 
 
 class MatchingComponent(Component):
@@ -17,8 +26,50 @@ class MatchingComponent(Component):
     metadata = Base.metadata
     migrations_dir = Path(__file__).parent / "migrations"
 
+    def __init__(
+        self,
+        settings: PlatformSettings,
+        database: Database | None = None,
+        matching_settings: MatchingSettings | None = None,
+    ) -> None:
+        super().__init__(settings, database)
+        self.settings = matching_settings or MatchingSettings()
+        # Use cases read the time through a lambda so tests can replace self.clock later.
+        self.service = MatchingService(self.database, self.settings, lambda: self.clock())
+        self.dispatcher = Dispatcher(self.database, self.settings, lambda: self.clock())
+        self.insight = DispatchInsight(self.database, self.settings, lambda: self.clock())
+        self.events = build_router(self.database, lambda: self.clock())
+        self._next_batch_at = 0.0
+
     def routers(self) -> list[APIRouter]:
-        return []
+        from services.matching.routes import dispatch, missions, offers
+
+        return [offers, missions, dispatch]
+
+    def subscriptions(self) -> list[Subscription]:
+        return [
+            Subscription(
+                group="matching",
+                topics=[topic_for("providers"), topic_for("orders")],
+                handler=self.events,
+                name="matching",
+            )
+        ]
+
+    async def on_start(self, runtime: Runtime) -> None:
+        if self.settings.is_dispatch_enabled:
+            tick = min(self.settings.fast_batch_interval_s, self.settings.batch_interval_s)
+            self.run_periodically("dispatch", tick, self.dispatch_when_due)
+
+    async def dispatch_when_due(self) -> BatchReport | None:
+        """Run a batch when its interval has passed; sooner when the pool is large."""
+        if time.monotonic() < self._next_batch_at:
+            return None
+        report = await self.dispatcher.run_batch()
+        is_large = await self.dispatcher.pool_size() >= self.settings.large_pool_size
+        interval = self.settings.fast_batch_interval_s if is_large else self.settings.batch_interval_s
+        self._next_batch_at = time.monotonic() + interval
+        return report
 
 
 def create_matching_app(settings: PlatformSettings | None = None) -> FastAPI:

@@ -23,6 +23,10 @@ class MissionOffered(EventPayload):
     payout_cents: int
     travel_supplement_cents: int = 0
     travel_min: float = 0.0
+    scheduled_start: datetime | None = Field(
+        default=None, description="the start the engine planned (inside the client's window)"
+    )
+    category: str | None = None
 
 
 @event(SERVICE, "mission-accepted")
@@ -30,6 +34,9 @@ class MissionAccepted(EventPayload):
     order_id: str
     offer_id: str
     provider_id: str
+    scheduled_start: datetime | None = Field(
+        default=None, description="differs from the planned start when the provider proposed a slot"
+    )
 
 
 @event(SERVICE, "mission-declined")
@@ -89,6 +96,21 @@ class MissionCompleted(EventPayload):
 class MissionCancelled(EventPayload):
     order_id: str
     mission_id: str
+    provider_id: str
+    reason: str
+    is_redispatched: bool = Field(
+        default=False,
+        description="true when the order goes back to dispatch (provider dropped out, ops reassigned); "
+        "false when the order itself was cancelled",
+    )
+
+
+@event(SERVICE, "offer-withdrawn")
+class OfferWithdrawn(EventPayload):
+    """A live offer taken back before the provider answered (order cancelled, provider suspended...)."""
+
+    order_id: str
+    offer_id: str
     provider_id: str
     reason: str
 

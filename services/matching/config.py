@@ -1,0 +1,48 @@
+"""Settings of the matching service (env prefix MATCHING_), each with a safe default."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MatchingSettings(BaseSettings):
+    """Dispatch loop, offers, radius widening, fair pay and fairness figures."""
+
+    model_config = SettingsConfigDict(env_prefix="MATCHING_", extra="ignore")
+
+    is_dispatch_enabled: bool = Field(
+        default=True, description="run the dispatch loop in the background (tests drive it by hand)"
+    )
+    batch_interval_s: float = Field(default=2.0, gt=0, description="time between two batches")
+    fast_batch_interval_s: float = Field(
+        default=0.5, gt=0, description="time between two batches when the pool is large"
+    )
+    large_pool_size: int = Field(default=200, ge=1, description="pool size that makes batches sooner")
+    offer_ttl_s: int = Field(default=90, ge=5, description="how long a provider has to answer an offer")
+    booked_later_after_min: int = Field(
+        default=120, ge=0, description="an order starting later than this is 'booked for later'"
+    )
+    radius_steps: list[float] = Field(
+        default=[1.0, 1.25, 1.5, 2.0],
+        min_length=1,
+        description="radius multipliers used as the order's dispatch deadline nears (equal time steps)",
+    )
+    explanation_alternatives: int = Field(default=3, ge=0, le=20)
+    fairness_period_days: int = Field(default=7, ge=1, le=90)
+    fairness_duty_band_h: float = Field(
+        default=10.0, gt=0, description="providers whose hours on duty fall in the same band are comparable"
+    )
+    floor_cents_per_hour: int = Field(default=952, ge=0, description="fair-pay floor, net €/h in cents")
+    contribution_rate: Decimal = Field(default=Decimal("0.212"), ge=0, lt=1)
+    floor_policy: Literal["supplement", "rule_out"] = Field(
+        default="supplement", description="below-floor pairs: pay or rule out"
+    )
+    peak_hours: list[int] = Field(
+        default=[7, 8, 17, 18, 19], description="local (Europe/Paris) hours counted as peak"
+    )
+    time_zone: str = "Europe/Paris"
+    seed: int = 0

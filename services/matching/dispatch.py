@@ -1,0 +1,270 @@
+"""The dispatch loop: lapse old offers, give up past deadlines, solve each zone's pool, send offers.
+
+Scale-out: each zone's pool is solved under a PostgreSQL advisory lock
+(`pg_try_advisory_xact_lock`) held by the batch's transaction, so one process
+at a time solves a zone; a dead process's transaction (and lock) dies with its
+connection and the next batch anywhere takes the zone over. The unique partial
+indexes on live offers (one per order, one per provider) are the last line of
+defence when two zones' batches pick the same provider: the loser's offer is
+rolled back to its savepoint and the order waits for the next batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from services.matching import planner
+from services.matching.config import MatchingSettings
+from services.matching.domain import OrderState, week_start
+from services.matching.engine import ProviderState, Weights
+from services.matching.lifecycle import expire_offer, make_offer, new_id, record_decision
+from services.matching.models import Order
+from services.matching.repository import MatchingRepository
+from shared.db import Database
+from shared.events.matching import OrderUnassignable
+
+log = structlog.get_logger(__name__)
+
+WEIGHTS_KEY = "weights"
+NO_TAKER = "nobody accepted before the dispatch deadline"
+
+
+def zone_lock_key(zone: str) -> int:
+    """Return the advisory-lock key of a zone (stable across processes, signed 32-bit)."""
+    return zlib.crc32(f"matching.zone:{zone}".encode()) - 2**31
+
+
+@dataclass
+class BatchReport:
+    """What one batch did, for logs and tests."""
+
+    offered: int = 0
+    expired: int = 0
+    unassignable: int = 0
+    zones_solved: list[str] = field(default_factory=list)
+    zones_skipped: list[str] = field(default_factory=list)
+    collisions: int = 0
+
+
+class Dispatcher:
+    """Runs batches against the database; many dispatchers may share one PostgreSQL schema."""
+
+    def __init__(self, database: Database, settings: MatchingSettings, clock: Callable[[], datetime]) -> None:
+        self.database = database
+        self.settings = settings
+        self.clock = clock
+
+    async def run_batch(self) -> BatchReport:
+        """Run one full batch: lapses, deadlines, then every zone with a pool."""
+        report = BatchReport()
+        now = self.clock()
+        report.expired = await self.expire_lapsed(now)
+        report.unassignable = await self.give_up_overdue(now)
+        async with self.database.unit_of_work() as uow:
+            zones = await MatchingRepository(uow.session).pool_zones(now)
+        for zone in zones:
+            await self.dispatch_zone(zone, now, report)
+        if report.offered or report.expired or report.unassignable:
+            log.info("dispatch_batch", **{k: v for k, v in report.__dict__.items() if v})
+        return report
+
+    async def pool_size(self) -> int:
+        """Return how many orders wait in the pool."""
+        async with self.database.unit_of_work() as uow:
+            return await MatchingRepository(uow.session).pool_size()
+
+    async def expire_lapsed(self, now: datetime) -> int:
+        """Lapse every offer past its deadline: each order goes back to the pool without its provider."""
+        async with self.database.unit_of_work() as uow:
+            repo = MatchingRepository(uow.session)
+            count = 0
+            for offer in await repo.lapsed_offers(now):
+                count += await expire_offer(uow, repo, offer, now)
+            await uow.commit()
+        return count
+
+    async def give_up_overdue(self, now: datetime) -> int:
+        """Declare unassignable every pooled order past its dispatch deadline, with the reason."""
+        async with self.database.unit_of_work() as uow:
+            repo = MatchingRepository(uow.session)
+            count = 0
+            for candidate in await repo.overdue_pool(now):
+                order = await repo.order(candidate.order_id, for_update=True)
+                if order is None or order.status != OrderState.pool.value:
+                    continue
+                reason = order.last_reason or NO_TAKER
+                declines = len((await repo.exclusions([order.order_id])).get(order.order_id, set()))
+                if declines:
+                    reason = f"{reason} ({declines} provider(s) declined or let the offer lapse)"
+                order.status = OrderState.unassignable.value
+                order.closed_at = now
+                order.last_reason = reason
+                record_decision(
+                    repo,
+                    order.order_id,
+                    batch_id="deadline",
+                    now=now,
+                    provider_id=None,
+                    summary=f"Given up at the dispatch deadline: {reason}.",
+                    details={"outcome": "unassignable", "reason": reason},
+                )
+                uow.add_event(OrderUnassignable(order_id=order.order_id, reason=reason))
+                count += 1
+            await uow.commit()
+        return count
+
+    async def load_weights(self, repo: MatchingRepository) -> Weights:
+        """Return the weights ops set last (the engine's defaults until then)."""
+        row = await repo.setting(WEIGHTS_KEY)
+        return planner.weights_from(row.value if row else None)
+
+    async def _lock_zone(self, repo: MatchingRepository, zone: str) -> bool:
+        if not self.database.is_postgres:
+            return True  # one embedded process: nothing to share
+        got = await repo.session.scalar(select(func.pg_try_advisory_xact_lock(zone_lock_key(zone))))
+        return bool(got)
+
+    async def _load(
+        self, repo: MatchingRepository, zone: str | None, now: datetime, *, lock: bool
+    ) -> tuple[list[Order], list[ProviderState], dict[str, set[str]]]:
+        """Load a pool (one zone or all), the free qualified providers, and past declines."""
+        # Locked so that a cancellation or the deadline sweep waits for this batch's commit.
+        candidates = await repo.orders_in([OrderState.pool.value], zone, for_update=lock)
+        orders = [o for o in candidates if o.dispatch_deadline > now]
+        if not orders:
+            return [], [], {}
+        busy = await repo.providers_with_live_offer()
+        rows = [
+            p for p in await repo.active_providers({o.category for o in orders}) if p.provider_id not in busy
+        ]
+        held = await repo.held_missions_of([p.provider_id for p in rows])
+        held_orders = await repo.orders_by_id([m.order_id for m in held])
+        hours = await repo.hours_since(week_start(now, self.settings.time_zone))
+        by_provider: dict[str, list[Any]] = {}
+        for mission in held:
+            by_provider.setdefault(mission.provider_id, []).append(mission)
+        states = [
+            planner.provider_state(
+                p, by_provider.get(p.provider_id, []), held_orders, hours.get(p.provider_id, 0.0)
+            )
+            for p in rows
+        ]
+        exclusions = await repo.exclusions([o.order_id for o in orders])
+        return orders, states, exclusions
+
+    async def dispatch_zone(self, zone: str, now: datetime, report: BatchReport) -> None:
+        """Solve one zone's pool under its lock and send the offers, in one transaction."""
+        async with self.database.unit_of_work() as uow:
+            repo = MatchingRepository(uow.session)
+            if not await self._lock_zone(repo, zone):
+                report.zones_skipped.append(zone)
+                return
+            orders, states, exclusions = await self._load(repo, zone, now, lock=True)
+            if not orders:
+                return
+            weights = await self.load_weights(repo)
+            plan = await asyncio.to_thread(
+                planner.plan_batch,
+                orders,
+                states,
+                exclusions,
+                now=now,
+                weights=weights,
+                settings=self.settings,
+            )
+            by_id = {o.order_id: o for o in orders}
+            batch_id = new_id()
+            for assignment, factor in plan.assignments:
+                order = by_id[assignment.order_id]
+                if await self._offer(uow, repo, order, assignment, now, batch_id):
+                    record_decision(
+                        repo,
+                        order.order_id,
+                        batch_id=batch_id,
+                        now=now,
+                        provider_id=assignment.provider_id,
+                        summary=planner.summarise(assignment),
+                        details=planner.assignment_details(assignment, factor),
+                    )
+                    report.offered += 1
+                else:
+                    report.collisions += 1
+            for order_id, reason in plan.unassigned.items():
+                order = by_id[order_id]
+                if order.last_reason != reason:
+                    order.last_reason = reason
+                    record_decision(
+                        repo,
+                        order_id,
+                        batch_id=batch_id,
+                        now=now,
+                        provider_id=None,
+                        summary=f"Not offered yet: {reason}.",
+                        details={"outcome": "waiting", "reason": reason},
+                    )
+            await uow.commit()
+            report.zones_solved.append(zone)
+
+    async def _offer(
+        self, uow: Any, repo: MatchingRepository, order: Order, assignment: Any, now: datetime, batch_id: str
+    ) -> bool:
+        """Create one offer; on PostgreSQL inside a savepoint so a lost race skips only this order."""
+        kwargs = {
+            "now": now,
+            "ttl_s": self.settings.offer_ttl_s,
+            "start_at": assignment.start_at,
+            "travel_min": assignment.travel_min,
+            "supplement_cents": assignment.supplement_cents,
+            "batch_id": batch_id,
+        }
+        if not self.database.is_postgres:
+            make_offer(uow, repo, order, assignment.provider_id, **kwargs)
+            await uow.session.flush()
+            return True
+        try:
+            async with uow.session.begin_nested():
+                make_offer(uow, repo, order, assignment.provider_id, **kwargs)
+                await uow.session.flush()
+            return True
+        except IntegrityError:
+            await uow.session.refresh(order)
+            log.info("offer_collision", order_id=order.order_id, provider_id=assignment.provider_id)
+            return False
+
+    async def preview(self) -> dict[str, Any]:
+        """Return what the next batch would decide, changing nothing (ops dry run)."""
+        now = self.clock()
+        async with self.database.unit_of_work() as uow:
+            repo = MatchingRepository(uow.session)
+            orders, states, exclusions = await self._load(repo, None, now, lock=False)
+            weights = await self.load_weights(repo)
+            repo.detach()
+        plan = await asyncio.to_thread(
+            planner.plan_batch, orders, states, exclusions, now=now, weights=weights, settings=self.settings
+        )
+        return {
+            "at": now.isoformat(),
+            "pool": len(orders),
+            "providers_free": len(states),
+            "weights": planner.weights_to_dict(weights),
+            "assignments": [
+                {
+                    "order_id": a.order_id,
+                    "provider_id": a.provider_id,
+                    "start_at": a.start_at.isoformat(),
+                    "summary": planner.summarise(a),
+                    **planner.assignment_details(a, factor),
+                }
+                for a, factor in plan.assignments
+            ],
+            "unassigned": [{"order_id": k, "reason": v} for k, v in sorted(plan.unassigned.items())],
+        }

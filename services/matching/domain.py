@@ -1,0 +1,128 @@
+"""Pure rules of offers and missions: states, legal transitions, and small decisions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from statistics import median
+from zoneinfo import ZoneInfo
+
+from shared.errors import IllegalTransition
+
+
+class OfferStatus(StrEnum):
+    pending = "pending"
+    accepted = "accepted"
+    declined = "declined"
+    expired = "expired"
+    withdrawn = "withdrawn"
+
+
+class MissionStatus(StrEnum):
+    assigned = "assigned"
+    started = "started"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class OrderState(StrEnum):
+    """Where an order stands in dispatch (matching's view, not the orders lifecycle)."""
+
+    pool = "pool"
+    offered = "offered"
+    assigned = "assigned"
+    started = "started"
+    completed = "completed"
+    cancelled = "cancelled"
+    unassignable = "unassignable"
+
+
+OFFER_MOVES: dict[str, tuple[OfferStatus, frozenset[OfferStatus]]] = {
+    "accept": (OfferStatus.accepted, frozenset({OfferStatus.pending})),
+    "decline": (OfferStatus.declined, frozenset({OfferStatus.pending})),
+    "expire": (OfferStatus.expired, frozenset({OfferStatus.pending})),
+    "withdraw": (OfferStatus.withdrawn, frozenset({OfferStatus.pending})),
+}
+
+MISSION_MOVES: dict[str, tuple[MissionStatus, frozenset[MissionStatus]]] = {
+    "start": (MissionStatus.started, frozenset({MissionStatus.assigned})),
+    "complete": (MissionStatus.completed, frozenset({MissionStatus.started})),
+    "cancel": (MissionStatus.cancelled, frozenset({MissionStatus.assigned, MissionStatus.started})),
+    "reassign": (MissionStatus.cancelled, frozenset({MissionStatus.assigned})),
+    "drop": (MissionStatus.cancelled, frozenset({MissionStatus.assigned})),
+}
+
+
+def move_offer(current: str, action: str) -> OfferStatus:
+    """Return the offer's state after `action`, or raise 409 naming the current state."""
+    target, sources = OFFER_MOVES[action]
+    if OfferStatus(current) not in sources:
+        raise IllegalTransition("offer", current, action)
+    return target
+
+
+def move_mission(current: str, action: str) -> MissionStatus:
+    """Return the mission's state after `action`, or raise 409 naming the current state."""
+    target, sources = MISSION_MOVES[action]
+    if MissionStatus(current) not in sources:
+        raise IllegalTransition("mission", current, action)
+    return target
+
+
+def start_code_matches(order_id: str, code: str, expected_hash: str) -> bool:
+    """Say whether `code` is the client's start code: sha256(f"{order_id}:{code}")."""
+    digest = hashlib.sha256(f"{order_id}:{code}".encode()).hexdigest()
+    return hmac.compare_digest(digest, expected_hash.lower())
+
+
+def radius_factor(confirmed_at: datetime, deadline: datetime, now: datetime, steps: Sequence[float]) -> float:
+    """Return the radius multiplier: one step further each equal slice of time toward the deadline."""
+    total = (deadline - confirmed_at).total_seconds()
+    if total <= 0 or not steps:
+        return steps[-1] if steps else 1.0
+    elapsed = min(max((now - confirmed_at).total_seconds(), 0.0), total)
+    index = min(int(elapsed / total * len(steps)), len(steps) - 1)
+    return steps[index]
+
+
+def is_booked_later(window_start: datetime, now: datetime, after_min: int) -> bool:
+    """Say whether an order starts far enough ahead to be booked for later."""
+    return window_start - now > timedelta(minutes=after_min)
+
+
+def week_start(now: datetime, tz: str) -> datetime:
+    """Return the UTC instant of last Monday 00:00 local time (the week hours are counted in)."""
+    local = now.astimezone(ZoneInfo(tz))
+    monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
+    return monday.astimezone(UTC)
+
+
+def is_peak(start: datetime, tz: str, peak_hours: Sequence[int]) -> bool:
+    """Say whether a mission starting at `start` counts as peak time (local hour or Sunday)."""
+    local = start.astimezone(ZoneInfo(tz))
+    return local.hour in peak_hours or local.weekday() == 6
+
+
+def worked_minutes(started_at: datetime, completed_at: datetime) -> int:
+    """Return the minutes worked between start and completion, at least one."""
+    return max(1, round((completed_at - started_at).total_seconds() / 60))
+
+
+def overlaps(a_start: datetime, a_end: datetime, b_start: datetime, b_end: datetime) -> bool:
+    """Say whether two half-open intervals overlap."""
+    return a_start < b_end and b_start < a_end
+
+
+def spread(count: int, peers: Sequence[int]) -> dict[str, float | int | None]:
+    """Compare a provider's offer count with the median of comparable providers."""
+    peer_median = float(median(peers)) if peers else None
+    ratio = None if not peer_median else round(count / peer_median, 3)
+    return {"offers": count, "peer_median": peer_median, "peers": len(peers), "ratio": ratio}
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Return a UTC-aware datetime; a naive one is taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

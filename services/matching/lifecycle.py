@@ -1,0 +1,215 @@
+"""Steps shared by several use cases, inside the caller's unit of work (never commits).
+
+Each step moves one offer or mission with a compare-and-set, so that two
+transactions racing for the same row cannot both win, and stages its event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from services.matching.domain import MissionStatus, OfferStatus, OrderState, move_mission
+from services.matching.models import Decision, Mission, Offer, Order, Provider
+from services.matching.repository import MatchingRepository
+from shared.db import UnitOfWork
+from shared.errors import IllegalTransition
+from shared.events.matching import (
+    MissionCancelled,
+    MissionDeclined,
+    MissionExpired,
+    MissionOffered,
+    OfferWithdrawn,
+)
+
+
+def new_id() -> str:
+    """Return a fresh opaque id."""
+    return uuid.uuid4().hex
+
+
+def back_to_pool(order: Order) -> None:
+    """Put an order back in the dispatch pool if it is still waiting for a provider."""
+    if order.status in (OrderState.offered.value, OrderState.assigned.value):
+        order.status = OrderState.pool.value
+
+
+async def expire_offer(uow: UnitOfWork, repo: MatchingRepository, offer: Offer, now: datetime) -> bool:
+    """Lapse a pending offer: the order goes back to the pool without that provider."""
+    order = await repo.order(offer.order_id, for_update=True)
+    if not await repo.move_offer(offer.id, OfferStatus.pending, OfferStatus.expired, now, "lapsed"):
+        return False
+    await repo.exclude(offer.order_id, offer.provider_id, "expired", "", now)
+    if order is not None:
+        back_to_pool(order)
+    uow.add_event(MissionExpired(order_id=offer.order_id, offer_id=offer.id, provider_id=offer.provider_id))
+    return True
+
+
+async def decline_offer_step(
+    uow: UnitOfWork, repo: MatchingRepository, offer: Offer, now: datetime, reason: str
+) -> bool:
+    """Record a decline: never penalised, the order simply leaves this provider out."""
+    order = await repo.order(offer.order_id, for_update=True)
+    if not await repo.move_offer(offer.id, OfferStatus.pending, OfferStatus.declined, now, reason):
+        return False
+    await repo.exclude(offer.order_id, offer.provider_id, "declined", reason, now)
+    if order is not None:
+        back_to_pool(order)
+    uow.add_event(
+        MissionDeclined(
+            order_id=offer.order_id, offer_id=offer.id, provider_id=offer.provider_id, reason=reason
+        )
+    )
+    return True
+
+
+async def withdraw_offer(
+    uow: UnitOfWork, repo: MatchingRepository, offer: Offer, now: datetime, reason: str, *, to_pool: bool
+) -> bool:
+    """Take back a live offer; the order returns to the pool unless it is itself closed."""
+    order = await repo.order(offer.order_id, for_update=True)
+    if not await repo.move_offer(offer.id, OfferStatus.pending, OfferStatus.withdrawn, now, reason):
+        return False
+    if to_pool and order is not None:
+        back_to_pool(order)
+    uow.add_event(
+        OfferWithdrawn(
+            order_id=offer.order_id, offer_id=offer.id, provider_id=offer.provider_id, reason=reason
+        )
+    )
+    return True
+
+
+async def cancel_mission_step(
+    uow: UnitOfWork,
+    repo: MatchingRepository,
+    mission: Mission,
+    now: datetime,
+    reason: str,
+    *,
+    action: str,
+    is_redispatched: bool,
+) -> None:
+    """Cancel a held mission; when re-dispatched its provider is left out of that order."""
+    order = await repo.order(mission.order_id, for_update=True)
+    target = move_mission(mission.status, action)
+    if not await repo.move_mission(
+        mission.id, mission.status, target, {"cancelled_at": now, "reason": reason}
+    ):
+        fresh = await repo.mission(mission.id)
+        current = fresh.status if fresh else "unknown"
+        raise IllegalTransition("mission", current, action)
+    if is_redispatched:
+        await repo.exclude(mission.order_id, mission.provider_id, "dropped", reason, now)
+        if order is not None:
+            back_to_pool(order)
+    uow.add_event(
+        MissionCancelled(
+            order_id=mission.order_id,
+            mission_id=mission.id,
+            provider_id=mission.provider_id,
+            reason=reason,
+            is_redispatched=is_redispatched,
+        )
+    )
+
+
+async def drop_provider(
+    uow: UnitOfWork,
+    repo: MatchingRepository,
+    provider_id: str,
+    now: datetime,
+    reason: str,
+    categories: set[str] | None = None,
+) -> None:
+    """A provider can no longer be dispatched (for `categories`, or at all): re-dispatch their work.
+
+    Their live offer is withdrawn and their missions not yet started are
+    cancelled and re-dispatched; a started mission is left to finish.
+    """
+    for offer in await repo.live_offers(provider_id):
+        order = await repo.order(offer.order_id)
+        if categories is None or (order is not None and order.category in categories):
+            await withdraw_offer(uow, repo, offer, now, reason, to_pool=True)
+    for mission in await repo.missions(provider_id, [MissionStatus.assigned.value]):
+        order = await repo.order(mission.order_id)
+        if categories is None or (order is not None and order.category in categories):
+            await cancel_mission_step(uow, repo, mission, now, reason, action="drop", is_redispatched=True)
+
+
+def make_offer(
+    uow: UnitOfWork,
+    repo: MatchingRepository,
+    order: Order,
+    provider_id: str,
+    *,
+    now: datetime,
+    ttl_s: int,
+    start_at: datetime,
+    travel_min: float,
+    supplement_cents: int,
+    batch_id: str,
+) -> Offer:
+    """Stage a new pending offer and its event; the unique indexes refuse a second live one."""
+    offer = Offer(
+        id=new_id(),
+        order_id=order.order_id,
+        provider_id=provider_id,
+        status=OfferStatus.pending.value,
+        zone=order.zone,
+        created_at=now,
+        expires_at=now + timedelta(seconds=ttl_s),
+        scheduled_start=start_at,
+        travel_min=round(travel_min, 2),
+        travel_supplement_cents=supplement_cents,
+        batch_id=batch_id,
+    )
+    repo.add(offer)
+    order.status = OrderState.offered.value
+    uow.add_event(
+        MissionOffered(
+            order_id=order.order_id,
+            offer_id=offer.id,
+            provider_id=provider_id,
+            expires_at=offer.expires_at,
+            district=order.district,
+            window_start=order.window_start,
+            duration_min=order.duration_min,
+            payout_cents=order.payout_cents,
+            travel_supplement_cents=supplement_cents,
+            travel_min=offer.travel_min,
+            scheduled_start=start_at,
+            category=order.category,
+        )
+    )
+    return offer
+
+
+def record_decision(
+    repo: MatchingRepository,
+    order_id: str,
+    *,
+    batch_id: str,
+    now: datetime,
+    provider_id: str | None,
+    summary: str,
+    details: dict[str, object],
+) -> None:
+    """Keep what was decided for an order and why."""
+    repo.add(
+        Decision(
+            id=new_id(),
+            order_id=order_id,
+            batch_id=batch_id,
+            decided_at=now,
+            provider_id=provider_id,
+            summary=summary,
+            details=details,
+        )
+    )
+
+
+def is_dispatchable(provider: Provider | None, category: str) -> bool:
+    """Say whether a provider may receive offers for a category now."""
+    return provider is not None and provider.status == "active" and category in provider.categories
