@@ -33,9 +33,7 @@ class SuspensionKind(StrEnum):
 
 
 FINAL_STATUSES = frozenset({ProviderStatus.rejected, ProviderStatus.offboarded})
-VETTED_STATUSES = frozenset(
-    {ProviderStatus.approved, ProviderStatus.active, ProviderStatus.suspended}
-)
+VETTED_STATUSES = frozenset({ProviderStatus.approved, ProviderStatus.active, ProviderStatus.suspended})
 
 
 @dataclass(frozen=True)
@@ -86,15 +84,11 @@ def suspend(standing: Standing) -> Standing:
 
 def reinstate(standing: Standing, qualified: Sequence[str]) -> Standing:
     """Lift a decided suspension; needs at least one qualified category to be active again."""
-    if (
-        standing.status is not ProviderStatus.suspended
-        or standing.suspension is not SuspensionKind.decision
-    ):
+    if standing.status is not ProviderStatus.suspended or standing.suspension is not SuspensionKind.decision:
         raise _refuse(standing, "reinstate")
     if not qualified:
         raise Conflict(
-            "cannot reinstate a provider with no qualified category; "
-            "see the qualifications to renew",
+            "cannot reinstate a provider with no qualified category; see the qualifications to renew",
             extra={"current_state": standing.status.value},
         )
     return Standing(ProviderStatus.active)
@@ -320,9 +314,7 @@ def evaluate(
             missing.append(gap)
     if policy.registry_required:
         if registry is None:
-            missing.append(
-                MissingItem("company_registry", "the company registry was not checked", "wait")
-            )
+            missing.append(MissingItem("company_registry", "the company registry was not checked", "wait"))
         elif registry.status != "active":
             missing.append(
                 MissingItem(
@@ -381,7 +373,5 @@ def evaluate(
                 )
             )
     general = any(m.category is None for m in missing)
-    qualified = tuple(
-        c for c in categories if not general and not any(m.category == c for m in missing)
-    )
+    qualified = tuple(c for c in categories if not general and not any(m.category == c for m in missing))
     return Evaluation(tuple(categories), qualified, tuple(missing), tuple(notices))

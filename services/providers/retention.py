@@ -36,9 +36,7 @@ class MissionFact:
     category: str = ""
 
 
-def bonus_amount(
-    rule: BonusRuleSpec, missions: Sequence[MissionFact], scores: Sequence[int]
-) -> int | None:
+def bonus_amount(rule: BonusRuleSpec, missions: Sequence[MissionFact], scores: Sequence[int]) -> int | None:
     """Return what `rule` awards for one period's missions and ratings, or None if unmet.
 
     With a rating condition, a period with no rating does not qualify (nothing to show).
@@ -113,9 +111,7 @@ class Reliability:
     rate: float | None
 
 
-def reliability(
-    accepted: int, missed_at: Sequence[datetime], absences: Sequence[AbsenceFact]
-) -> Reliability:
+def reliability(accepted: int, missed_at: Sequence[datetime], absences: Sequence[AbsenceFact]) -> Reliability:
     """Share of offers taken; an offer missed during a declared excused absence never counts."""
     excused = sum(1 for at in missed_at if any(a.start_at <= at < a.end_at for a in absences))
     counted = len(missed_at) - excused
