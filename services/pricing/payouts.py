@@ -214,20 +214,20 @@ class LedgerService:
         start, end = parse_period(period) if period else (None, None)
         async with self.database.unit_of_work() as uow:
             rows = await PricingRepository(uow.session).ledger(owner, start, end)
-        return {
-            "provider_id": owner,
-            "period": period,
-            "entries": [views.ledger_view(r) for r in rows],
-            "total_cents": sum(r.amount_cents for r in rows),
-        }
+            return {
+                "provider_id": owner,
+                "period": period,
+                "entries": [views.ledger_view(r) for r in rows],
+                "total_cents": sum(r.amount_cents for r in rows),
+            }
 
     async def get_line(self, principal: Principal, entry_id: str) -> dict[str, Any]:
         """Return one ledger line of the caller's (ops: anyone's)."""
         async with self.database.unit_of_work() as uow:
             row = await PricingRepository(uow.session).ledger_entry(entry_id)
-        if row is None or (not principal.is_ops and row.provider_id != principal.subject):
-            raise LedgerEntryNotFound(f"no ledger entry {entry_id}", field=["path", "entry_id"])
-        return views.ledger_view(row)
+            if row is None or (not principal.is_ops and row.provider_id != principal.subject):
+                raise LedgerEntryNotFound(f"no ledger entry {entry_id}", field=["path", "entry_id"])
+            return views.ledger_view(row)
 
     async def monthly(self, principal: Principal, provider_id: str, period: str) -> dict[str, Any]:
         """Return a provider's monthly statement."""
@@ -236,7 +236,7 @@ class LedgerService:
         year_start = datetime(start.year, 1, 1, tzinfo=PARIS)
         async with self.database.unit_of_work() as uow:
             rows = await PricingRepository(uow.session).ledger(owner, year_start, end)
-        entries = [entry_of(r) for r in rows]
+            entries = [entry_of(r) for r in rows]
         return monthly_statement(owner, period, entries, entries, self.settings.statement_rules())
 
     async def annual(self, principal: Principal, provider_id: str, year: int) -> dict[str, Any]:
@@ -248,4 +248,5 @@ class LedgerService:
         end = datetime(year + 1, 1, 1, tzinfo=PARIS)
         async with self.database.unit_of_work() as uow:
             rows = await PricingRepository(uow.session).ledger(owner, start, end)
-        return annual_statement(owner, year, [entry_of(r) for r in rows], self.settings.statement_rules())
+            entries = [entry_of(r) for r in rows]
+        return annual_statement(owner, year, entries, self.settings.statement_rules())

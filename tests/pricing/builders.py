@@ -34,7 +34,11 @@ def make_cell(**overrides: Any) -> Cell:
 
 
 def zone_data(code: str = "paris-centre", postcodes: list[str] | None = None) -> dict[str, Any]:
-    return {"code": code, "name": code.replace("-", " ").title(), "postcodes": postcodes or ["75001", "75002"]}
+    return {
+        "code": code,
+        "name": code.replace("-", " ").title(),
+        "postcodes": postcodes or ["75001", "75002"],
+    }
 
 
 def grid_data(cells: list[dict[str, Any]] | None = None, name: str = "Autumn 2026") -> dict[str, Any]:

@@ -15,8 +15,9 @@ OPS = TOKENS.ops()
 
 async def make_zones(client: httpx.AsyncClient) -> None:
     for code, postcodes in (("paris-centre", ["75001", "75002", "75003", "75004"]), ("paris", ["75"])):
-        r = await client.post("/v1/zones", json={"code": code, "name": code, "postcodes": postcodes},
-                              headers=OPS)
+        r = await client.post(
+            "/v1/zones", json={"code": code, "name": code, "postcodes": postcodes}, headers=OPS
+        )
         assert r.status_code == 201, r.text
 
 

@@ -17,7 +17,8 @@ class TestCreateZone:
 
     async def test_refuses_a_provider(self, pricing: Pricing) -> None:
         r = await pricing.client.post(
-            "/v1/zones", json={"code": "lyon", "name": "Lyon", "postcodes": ["69"]},
+            "/v1/zones",
+            json={"code": "lyon", "name": "Lyon", "postcodes": ["69"]},
             headers=TOKENS.provider("p1"),
         )
         assert r.status_code == 403
@@ -38,8 +39,9 @@ class TestCreateZone:
 
     async def test_refuses_a_duplicate_code(self, pricing: Pricing) -> None:
         await make_zones(pricing.client)
-        r = await pricing.client.post("/v1/zones", json={"code": "paris", "name": "x", "postcodes": ["13"]},
-                                      headers=OPS)
+        r = await pricing.client.post(
+            "/v1/zones", json={"code": "paris", "name": "x", "postcodes": ["13"]}, headers=OPS
+        )
         assert r.status_code == 409
 
     @pytest.mark.parametrize(

@@ -132,6 +132,4 @@ class TestPriceMission:
     def test_handyman_visit_over_two_hours_is_not_eligible(self) -> None:
         cell = make_cell(category="handyman")
         assert price_mission(cell, utc(2026, 11, 26, 9, 0), 120, LONG_AGO, RULES, TAX).tax_credit.eligible
-        assert not price_mission(
-            cell, utc(2026, 11, 26, 9, 0), 121, LONG_AGO, RULES, TAX
-        ).tax_credit.eligible
+        assert not price_mission(cell, utc(2026, 11, 26, 9, 0), 121, LONG_AGO, RULES, TAX).tax_credit.eligible
