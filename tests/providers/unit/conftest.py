@@ -68,7 +68,9 @@ class Harness:
         body.update(overrides)
         return await self.http.post(f"/v1/vetting/{provider_id}/checks", json=body, headers=self.ops)
 
-    async def vet(self, provider_id: str, kinds: tuple[str, ...] = ("identity", "right_to_work", "siret", "insurance")) -> None:
+    async def vet(
+        self, provider_id: str, kinds: tuple[str, ...] = ("identity", "right_to_work", "siret", "insurance")
+    ) -> None:
         for kind in kinds:
             response = await self.check(provider_id, kind)
             assert response.status_code == 201, response.text
@@ -111,15 +113,19 @@ def providers_settings() -> ProvidersSettings:
 
 
 @pytest.fixture
-def make_harness(
-    tmp_path: Path, tokens: Tokens
-) -> Callable[[ProvidersSettings], Any]:
+def make_harness(tmp_path: Path, tokens: Tokens) -> Callable[[ProvidersSettings], Any]:
     """Return an async context factory building a harness with given service settings."""
     from contextlib import asynccontextmanager
 
     @asynccontextmanager
     async def make(providers_settings: ProvidersSettings) -> AsyncIterator[Harness]:
-        settings = PlatformSettings(var_dir=tmp_path, outbox_poll_s=0.05, bus_retry_backoff_s=0.01, log_json=False, log_level="WARNING")
+        settings = PlatformSettings(
+            var_dir=tmp_path,
+            outbox_poll_s=0.05,
+            bus_retry_backoff_s=0.01,
+            log_json=False,
+            log_level="WARNING",
+        )
         component = ProvidersComponent(settings, providers_settings=providers_settings)
         clock = Clock()
         component.clock = clock
@@ -132,6 +138,8 @@ def make_harness(
 
 
 @pytest.fixture
-async def h(make_harness: Callable[[ProvidersSettings], Any], providers_settings: ProvidersSettings) -> AsyncIterator[Harness]:
+async def h(
+    make_harness: Callable[[ProvidersSettings], Any], providers_settings: ProvidersSettings
+) -> AsyncIterator[Harness]:
     async with make_harness(providers_settings) as harness:
         yield harness

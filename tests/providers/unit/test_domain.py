@@ -70,23 +70,15 @@ class TestLifecycle:
             d.reinstate(Standing(S.suspended, SuspensionKind.lapsed), ["cleaning"])
 
     def test_active_with_nothing_left_lapses(self) -> None:
-        assert d.follow_qualifications(Standing(S.active), []) == Standing(
-            S.suspended, SuspensionKind.lapsed
-        )
+        assert d.follow_qualifications(Standing(S.active), []) == Standing(S.suspended, SuspensionKind.lapsed)
 
     def test_lapse_lifts_itself_but_a_decision_does_not(self) -> None:
-        assert (
-            d.follow_qualifications(Standing(S.suspended, SuspensionKind.lapsed), ["x"]).status
-            is S.active
-        )
+        assert d.follow_qualifications(Standing(S.suspended, SuspensionKind.lapsed), ["x"]).status is S.active
         decided = Standing(S.suspended, SuspensionKind.decision)
         assert d.follow_qualifications(decided, ["x"]) == decided
 
     def test_suspend_on_top_of_lapse(self) -> None:
-        assert (
-            d.suspend(Standing(S.suspended, SuspensionKind.lapsed)).suspension
-            is SuspensionKind.decision
-        )
+        assert d.suspend(Standing(S.suspended, SuspensionKind.lapsed)).suspension is SuspensionKind.decision
         with pytest.raises(IllegalTransition):
             d.suspend(Standing(S.suspended, SuspensionKind.decision))
 
@@ -140,18 +132,13 @@ class TestEvaluate:
         assert result.qualified == ()
         assert result.missing[0].action == "complete"
         low = CompletionFact("m-hygiene", NOW - timedelta(days=1), score=50)
-        assert (
-            self.evaluate(categories=["cleaning"], requirements=reqs, completions=[low]).qualified
-            == ()
-        )
+        assert self.evaluate(categories=["cleaning"], requirements=reqs, completions=[low]).qualified == ()
         good = CompletionFact("m-hygiene", NOW - timedelta(days=1), score=80)
-        assert self.evaluate(
-            categories=["cleaning"], requirements=reqs, completions=[good]
-        ).qualified == ("cleaning",)
-        later = NOW + timedelta(days=30)
-        result = self.evaluate(
-            categories=["cleaning"], requirements=reqs, completions=[good], now=later
+        assert self.evaluate(categories=["cleaning"], requirements=reqs, completions=[good]).qualified == (
+            "cleaning",
         )
+        later = NOW + timedelta(days=30)
+        result = self.evaluate(categories=["cleaning"], requirements=reqs, completions=[good], now=later)
         assert result.qualified == ()
         assert result.missing[0].action == "renew"
 
@@ -162,9 +149,7 @@ class TestEvaluate:
         result = self.evaluate(policy=pol, categories=["cleaning"], registry=closed)
         assert "closed" in result.general_blockers[0].reason
         active = RegistryFact("active", "81.21Z")
-        assert self.evaluate(policy=pol, categories=["cleaning"], registry=active).qualified == (
-            "cleaning",
-        )
+        assert self.evaluate(policy=pol, categories=["cleaning"], registry=active).qualified == ("cleaning",)
 
     def test_activity_code_mismatch_blocks_only_that_category(self) -> None:
         pol = policy(activity_codes={"cleaning": ("81.2",), "gardening": ("81.30",)})
@@ -207,14 +192,10 @@ class TestEvaluate:
         assert ok.qualified == ("cleaning",)
 
     def test_retraining_is_a_notice_until_due_then_blocks(self) -> None:
-        retraining = RetrainingFact(
-            "m-q", "Quality", NOW - timedelta(days=1), NOW + timedelta(days=10)
-        )
+        retraining = RetrainingFact("m-q", "Quality", NOW - timedelta(days=1), NOW + timedelta(days=10))
         before = self.evaluate(categories=["cleaning"], retrainings=[retraining])
         assert before.qualified == ("cleaning",) and before.notices
-        after = self.evaluate(
-            categories=["cleaning"], retrainings=[retraining], now=NOW + timedelta(days=11)
-        )
+        after = self.evaluate(categories=["cleaning"], retrainings=[retraining], now=NOW + timedelta(days=11))
         assert after.qualified == ()
         done = CompletionFact("m-q", NOW, score=90)
         fixed = self.evaluate(

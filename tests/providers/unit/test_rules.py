@@ -32,9 +32,7 @@ def missions(n: int, peaks: int = 0) -> list[MissionFact]:
 
 class TestBonus:
     def test_unmet_count(self) -> None:
-        assert (
-            bonus_amount(BonusRuleSpec(min_missions=3, amount_cents=5000), missions(2), []) is None
-        )
+        assert bonus_amount(BonusRuleSpec(min_missions=3, amount_cents=5000), missions(2), []) is None
 
     def test_met_with_peak_supplement(self) -> None:
         rule = BonusRuleSpec(min_missions=3, amount_cents=5000, peak_supplement_cents=200)

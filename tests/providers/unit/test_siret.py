@@ -54,10 +54,7 @@ class TestSiret:
         assert siret_error("٧٣٢٨٢٩٣٢٠٠٠٠٧٤") == "SIRET must contain digits only"
 
     def test_refuses_bad_luhn(self) -> None:
-        assert (
-            siret_error("73282932000075")
-            == "SIRET checksum is wrong (Luhn over the 14 digits fails)"
-        )
+        assert siret_error("73282932000075") == "SIRET checksum is wrong (Luhn over the 14 digits fails)"
 
     def test_names_bad_siren_inside(self) -> None:
         problem = siret_error("73282932100074") or ""
