@@ -35,6 +35,27 @@ def cells(draw: st.DrawFn) -> Cell:
     )
 
 
+@st.composite
+def boundary_cells(draw: st.DrawFn) -> Cell:
+    """Cells whose hourly rate sits just above the lowest rate that could reach the floor."""
+    commission = draw(st.decimals(min_value=0, max_value=Decimal("0.6"), places=3))
+    minimum = draw(st.integers(15, 240))
+    travel = draw(st.integers(0, 90))
+    keep = 1 - FAIR.contribution_rate
+    lowest = FAIR.floor_cents_per_hour * (minimum + travel) / (keep * (1 - commission) * minimum)
+    rate = int(lowest) + draw(st.integers(0, 6))
+    return Cell(
+        category="cleaning",
+        zone="paris",
+        hourly_rate_cents=rate,
+        min_billable_min=minimum,
+        travel_fee_cents=0,
+        commission_rate=commission,
+        avg_travel_min=travel,
+        surcharges=Surcharges(),
+    )
+
+
 instants = st.datetimes(
     min_value=datetime(2025, 1, 1), max_value=datetime(2028, 12, 31), timezones=st.just(UTC)
 )
@@ -56,6 +77,18 @@ def test_breakdown_adds_up_and_price_covers_payout_plus_commission(
 
 
 @settings(max_examples=400, deadline=None)
+@given(cell=boundary_cells(), start=instants, extra=st.integers(0, 3))
+def test_quotes_of_cells_at_the_edge_of_the_floor_still_reach_it(
+    cell: Cell, start: datetime, extra: int
+) -> None:
+    assume(check_cell(cell, FAIR) is None)
+    duration = cell.min_billable_min + extra  # the shortest billed missions are the worst case
+    price = price_mission(cell, start, duration, start - timedelta(days=30), RULES, TAX)
+    net = net_hourly_cents(price.payout_cents, duration, cell.avg_travel_min, FAIR.contribution_rate)
+    assert net >= FAIR.floor_cents_per_hour
+
+
+@settings(max_examples=300, deadline=None)
 @given(cell=cells(), start=instants, duration=durations, lead=leads)
 def test_every_quote_of_a_publishable_cell_pays_at_least_the_floor(
     cell: Cell, start: datetime, duration: int, lead: int
