@@ -49,7 +49,7 @@ class MatchingComponent(Component):
     def subscriptions(self) -> list[Subscription]:
         return [
             Subscription(
-                group="matching",
+                group=self.settings.consumer_group,
                 topics=[topic_for("providers"), topic_for("orders")],
                 handler=self.events,
                 name="matching",

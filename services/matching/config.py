@@ -17,6 +17,7 @@ class MatchingSettings(BaseSettings):
     is_dispatch_enabled: bool = Field(
         default=True, description="run the dispatch loop in the background (tests drive it by hand)"
     )
+    consumer_group: str = Field(default="matching", min_length=1, description="Kafka consumer group")
     batch_interval_s: float = Field(default=2.0, gt=0, description="time between two batches")
     fast_batch_interval_s: float = Field(
         default=0.5, gt=0, description="time between two batches when the pool is large"

@@ -20,7 +20,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from services.matching import planner
 from services.matching.config import MatchingSettings
@@ -52,6 +52,7 @@ class BatchReport:
     unassignable: int = 0
     zones_solved: list[str] = field(default_factory=list)
     zones_skipped: list[str] = field(default_factory=list)
+    zones_failed: list[str] = field(default_factory=list)
     collisions: int = 0
 
 
@@ -72,7 +73,11 @@ class Dispatcher:
         async with self.database.unit_of_work() as uow:
             zones = await MatchingRepository(uow.session).pool_zones(now)
         for zone in zones:
-            await self.dispatch_zone(zone, now, report)
+            try:
+                await self.dispatch_zone(zone, now, report)
+            except DBAPIError as exc:  # one zone's failure (e.g. a lost lock) must not stop the others
+                log.warning("dispatch_zone_failed", zone=zone, error=repr(exc))
+                report.zones_failed.append(zone)
         if report.offered or report.expired or report.unassignable:
             log.info("dispatch_batch", **{k: v for k, v in report.__dict__.items() if v})
         return report
@@ -183,7 +188,8 @@ class Dispatcher:
             )
             by_id = {o.order_id: o for o in orders}
             batch_id = new_id()
-            for assignment, factor in plan.assignments:
+            # Offers go in by provider id in every process: waits on a contested provider never cycle.
+            for assignment, factor in sorted(plan.assignments, key=lambda pair: pair[0].provider_id):
                 order = by_id[assignment.order_id]
                 if await self._offer(uow, repo, order, assignment, now, batch_id):
                     record_decision(

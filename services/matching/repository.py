@@ -108,7 +108,9 @@ class MatchingRepository:
 
     async def overdue_pool(self, now: datetime) -> list[Order]:
         rows = await self.session.scalars(
-            select(Order).where(Order.status == OrderState.pool.value, Order.dispatch_deadline <= now)
+            select(Order)
+            .where(Order.status == OrderState.pool.value, Order.dispatch_deadline <= now)
+            .order_by(Order.order_id)
         )
         return list(rows)
 
@@ -163,7 +165,9 @@ class MatchingRepository:
 
     async def lapsed_offers(self, now: datetime) -> list[Offer]:
         rows = await self.session.scalars(
-            select(Offer).where(Offer.status == OfferStatus.pending.value, Offer.expires_at <= now)
+            select(Offer)
+            .where(Offer.status == OfferStatus.pending.value, Offer.expires_at <= now)
+            .order_by(Offer.order_id)
         )
         return list(rows)
 

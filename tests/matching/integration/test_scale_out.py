@@ -1,0 +1,156 @@
+"""Several matching processes on one PostgreSQL schema share the zones without double offers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from services.matching.config import MatchingSettings
+from services.matching.dispatch import Dispatcher, zone_lock_key
+from services.matching.handlers import build_router
+from services.matching.lifecycle import new_id
+from services.matching.models import Offer
+from services.matching.service import MatchingService
+from shared.db import Database
+from shared.events import to_envelope
+from shared.events.envelope import utcnow
+from shared.events.registry import EventPayload
+from shared.migrations import upgrade
+from tests.matching.support import PARIS, on_duty, order_confirmed, provider_activated
+
+pytestmark = pytest.mark.integration
+
+MIGRATIONS = Dispatcher.__module__.replace(".", "/").rsplit("/", 1)[0] + "/migrations"
+
+
+class Process:
+    """One matching process: its own engine and pool on the shared schema."""
+
+    def __init__(self, postgres_url: str, schema: str) -> None:
+        self.database = Database(postgres_url, schema=schema)
+        settings = MatchingSettings(is_dispatch_enabled=False)
+        self.dispatcher = Dispatcher(self.database, settings, utcnow)
+        self.service = MatchingService(self.database, settings, utcnow)
+        self.router = build_router(self.database, utcnow)
+
+    async def given(self, *payloads: EventPayload) -> None:
+        for payload in payloads:
+            await self.router(to_envelope(payload))
+
+
+@pytest.fixture
+async def processes(
+    postgres_url: str, unique: Callable[[str], str]
+) -> AsyncIterator[tuple[Process, Process]]:
+    schema = unique("matching")
+    a, b = Process(postgres_url, schema), Process(postgres_url, schema)
+    from pathlib import Path
+
+    await upgrade(a.database, Path(MIGRATIONS))
+    yield a, b
+    await a.database.drop_schema()
+    await a.database.dispose()
+    await b.database.dispose()
+
+
+async def live_counts(database: Database, column: Any) -> list[int]:
+    async with database.unit_of_work() as uow:
+        rows = await uow.session.execute(
+            select(column, func.count()).where(Offer.status == "pending").group_by(column)
+        )
+        return [int(count) for _, count in rows]
+
+
+async def test_two_processes_batching_at_once_never_double_offer(processes: tuple[Process, Process]) -> None:
+    a, b = processes
+    now = utcnow()
+    providers: list[EventPayload] = []
+    for i in range(24):
+        providers += [
+            provider_activated(
+                f"p{i}", home_lat=PARIS[0] + i * 0.001, home_lng=PARIS[1], travel_radius_km=30.0
+            ),
+            on_duty(f"p{i}"),
+        ]
+    await a.given(*providers)
+    orders = [order_confirmed(f"o{z}-{k}", now=now, zone=f"z{z}") for z in range(6) for k in range(6)]
+    await b.given(*orders)
+
+    reports = []
+    for _ in range(3):
+        reports += await asyncio.gather(a.dispatcher.run_batch(), b.dispatcher.run_batch())
+
+    assert max(await live_counts(a.database, Offer.order_id)) == 1
+    assert max(await live_counts(a.database, Offer.provider_id)) == 1
+    async with a.database.unit_of_work() as uow:
+        total = await uow.session.scalar(select(func.count()).select_from(Offer))
+    assert total == sum(r.offered for r in reports) == 24, "every provider busy, no offer lost or doubled"
+
+
+async def test_a_zone_held_by_a_live_process_is_skipped_and_taken_over_when_it_dies(
+    processes: tuple[Process, Process], postgres_url: str
+) -> None:
+    a, b = processes
+    await a.given(provider_activated("p1"), on_duty("p1"), order_confirmed("o1", now=utcnow(), zone="z1"))
+    holder = Database(postgres_url, schema=a.database.schema)
+    try:
+        async with holder.engine.connect() as conn:
+            await conn.execute(text("BEGIN"))
+            await conn.execute(select(func.pg_advisory_xact_lock(zone_lock_key("z1"))))
+            report = await b.dispatcher.run_batch()
+            assert report.zones_skipped == ["z1"] and report.offered == 0
+        # the holder's connection is gone: its transaction and lock with it
+        report = await b.dispatcher.run_batch()
+        assert report.zones_solved == ["z1"] and report.offered == 1
+    finally:
+        await holder.dispose()
+
+
+async def test_the_database_refuses_a_second_live_offer_for_an_order_or_a_provider(
+    processes: tuple[Process, Process],
+) -> None:
+    a, _ = processes
+    now = utcnow()
+
+    def offer(order_id: str, provider_id: str) -> Offer:
+        return Offer(
+            id=new_id(),
+            order_id=order_id,
+            provider_id=provider_id,
+            status="pending",
+            zone="z",
+            created_at=now,
+            expires_at=now,
+            scheduled_start=now,
+        )
+
+    async with a.database.unit_of_work() as uow:
+        uow.session.add(offer("o1", "p1"))
+        await uow.commit()
+    for order_id, provider_id in (("o1", "p2"), ("o2", "p1")):
+        async with a.database.unit_of_work() as uow:
+            uow.session.add(offer(order_id, provider_id))
+            with pytest.raises(IntegrityError):
+                await uow.commit()
+
+
+async def test_two_processes_accepting_the_same_offer_make_one_mission(
+    processes: tuple[Process, Process],
+) -> None:
+    a, b = processes
+    await a.given(provider_activated("p1"), on_duty("p1"), order_confirmed("o1", now=utcnow()))
+    await a.dispatcher.run_batch()
+    async with a.database.unit_of_work() as uow:
+        offer_id = await uow.session.scalar(select(Offer.id))
+    assert offer_id is not None
+    results = await asyncio.gather(
+        *(p.service.accept_offer(offer_id, "p1") for p in (a, b, a, b)), return_exceptions=True
+    )
+    wins = [r for r in results if not isinstance(r, BaseException)]
+    assert len(wins) == 1, results
+    assert all(getattr(r, "status_code", None) == 409 for r in results if isinstance(r, BaseException))

@@ -1,0 +1,53 @@
+"""The loop runs by itself; the search radius widens as the deadline nears; hours feed fairness."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from services.matching.config import MatchingSettings
+from services.matching.repository import MatchingRepository
+from shared.config import PlatformSettings
+from shared.db import wait_for
+from tests.matching.support import Harness, matching_harness, on_duty, order_confirmed, provider_activated
+
+
+async def test_the_dispatch_loop_sends_offers_by_itself(settings: PlatformSettings) -> None:
+    loop_on = MatchingSettings(batch_interval_s=0.05, fast_batch_interval_s=0.05)
+    async with matching_harness(settings, matching=loop_on) as h:
+        await h.given(provider_activated("p1"), on_duty("p1"), order_confirmed("o1", now=h.clock.now))
+
+        async def offer() -> dict[str, Any] | None:
+            return await h.live_offer("p1")
+
+        found = await wait_for(offer)
+        assert found["order_id"] == "o1"
+
+
+async def test_the_search_radius_widens_as_the_deadline_nears(h: Harness) -> None:
+    # 12 km east of the order, radius 10 km: out of reach at first, within 1.5 x 10 km later.
+    await h.given(
+        provider_activated("far", home_lat=48.8666, home_lng=2.3622 + 0.164, travel_radius_km=10.0),
+        on_duty("far"),
+        order_confirmed("o1", now=h.clock.now, dispatch_deadline=h.clock.now + timedelta(minutes=40)),
+    )
+    assert (await h.batch()).offered == 0
+    h.clock.advance(minutes=21)  # third step of four: x1.5
+    assert (await h.batch()).offered == 1
+    decision = (await h.client.get("/v1/dispatch/decisions/o1", headers=h.ops())).json()["decisions"][0]
+    assert decision["radius_factor"] == 1.5
+
+
+async def test_hours_this_week_come_from_missions(h: Harness) -> None:
+    await h.given(provider_activated("p1"), on_duty("p1"), order_confirmed("o1", now=h.clock.now))
+    await h.batch()
+    offer = await h.live_offer("p1")
+    assert offer is not None
+    await h.client.post(f"/v1/offers/{offer['id']}/accept", headers=h.provider("p1"))
+    await h.given(order_confirmed("o2", now=h.clock.now, window_start=h.clock.now + timedelta(hours=5)))
+    async with h.component.database.unit_of_work() as uow:
+        _, states, _ = await h.component.dispatcher._load(
+            MatchingRepository(uow.session), None, h.clock.now, lock=False
+        )
+    (state,) = states
+    assert state.hours_this_week == 2.0 and len(state.commitments) == 1
