@@ -33,6 +33,7 @@ class CommuneIndex:
         self._lng = np.zeros(0)
         self._postcodes: list[str] = []
         self._names: list[str] = []
+        self._by_postcode: dict[str, list[int]] = {}
 
     def _load(self) -> None:
         with self._lock:
@@ -50,6 +51,7 @@ class CommuneIndex:
                     postcode = (row.get("code_postal") or "").strip()
                     if len(postcode) != 5 or not postcode.isdigit():
                         continue
+                    self._by_postcode.setdefault(postcode, []).append(len(lats))
                     lats.append(lat)
                     lngs.append(lng)
                     self._postcodes.append(postcode)
@@ -57,6 +59,22 @@ class CommuneIndex:
             self._lat = np.radians(np.array(lats))
             self._lng = np.radians(np.array(lngs))
             self._loaded = True
+
+    def centroid(self, postcode: str) -> tuple[float, float] | None:
+        """Return the mean centre of the communes with this postcode (else its prefix's), or None."""
+        self._load()
+        for length in (5, 3, 2):
+            prefix = postcode[:length]
+            hits = (
+                [i for i, p in enumerate(self._postcodes) if p.startswith(prefix)]
+                if length < 5
+                else (self._by_postcode.get(postcode, []))
+            )
+            if hits:
+                lat = math.degrees(float(np.mean(self._lat[hits])))
+                lng = math.degrees(float(np.mean(self._lng[hits])))
+                return round(lat, 5), round(lng, 5)
+        return None
 
     def nearest(self, lat: float, lng: float) -> Place | None:
         """Return the nearest commune's postcode, or None when nothing is within 25 km."""

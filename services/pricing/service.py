@@ -137,6 +137,13 @@ class PricingService:
         place = self.communes.nearest(lat, lng)
         return place.postcode if place else None
 
+    def _centroid(self, postcode: str) -> tuple[float | None, float | None]:
+        """Return where a postcode is (its communes' centre), or nothing without the open data."""
+        try:
+            return self.communes.centroid(postcode) or (None, None)
+        except Unavailable:
+            return None, None
+
     async def resolve_zone(
         self, postcode: str | None, lat: float | None, lng: float | None
     ) -> dict[str, Any]:
@@ -278,7 +285,7 @@ class PricingService:
             row = await self._grid(repo, grid_id)
             if row.status != "draft":
                 raise GridNotEditable(f"grid {grid_id} is already published as version {row.version}")
-            await self._publish(uow, repo, row, actor, effective_at, reason, rolled_back_from=None)
+            await self.publish_in(uow, repo, row, actor, effective_at, reason, rolled_back_from=None)
             await uow.commit()
             return views.grid_view(row, self.clock())
 
@@ -304,11 +311,11 @@ class PricingService:
                 payout_decreases=[],
             )
             repo.add(row)
-            await self._publish(uow, repo, row, actor, effective_at, reason, rolled_back_from=version)
+            await self.publish_in(uow, repo, row, actor, effective_at, reason, rolled_back_from=version)
             await uow.commit()
             return views.grid_view(row, now)
 
-    async def _publish(
+    async def publish_in(
         self,
         uow: Any,
         repo: PricingRepository,
@@ -318,6 +325,7 @@ class PricingService:
         reason: str,
         rolled_back_from: int | None,
     ) -> None:
+        """Publish `row` inside the caller's unit of work (floor check, notice period, event)."""
         grid = grid_of(row)
         if not grid.cells:
             raise Invalid("a grid needs at least one cell to be published", field="cells")
@@ -498,6 +506,9 @@ class PricingService:
                 f"start_at is more than {self.settings.max_quote_ahead_days} days ahead", field="start_at"
             )
         zone_field = "postcode"
+        if lat is None or lng is None:
+            assert postcode is not None
+            lat, lng = self._centroid(postcode)
         if postcode is None:
             assert lat is not None and lng is not None
             zone_field = "lat"

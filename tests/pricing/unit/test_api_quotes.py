@@ -52,6 +52,9 @@ class TestCreateQuote:
         assert sum(x["amount_cents"] for x in lines) == quote["price_cents"]
         assert quote["tax_credit"]["eligible"] is True and quote["tax_credit"]["amount_cents"] == 2400
         assert quote["expires_at"] == "2026-11-26T09:30:00Z"
+        # a postcode alone is placed at its commune's centre (orders and matching need a position)
+        assert quote["postcode"] == "75002"
+        assert abs(quote["lat"] - 48.868) < 0.01 and abs(quote["lng"] - 2.343) < 0.02
         fetched = await pricing.client.get(f"/v1/quotes/{quote['id']}")
         assert fetched.status_code == 200 and fetched.json() == quote
 
