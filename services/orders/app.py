@@ -6,10 +6,39 @@ from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
+from services.orders.config import OrdersSettings
+from services.orders.feedback import FeedbackService
 from services.orders.models import Base
+from services.orders.notifications import (
+    NotificationDispatcher,
+    NotificationTransport,
+    WebhookTransport,
+)
+from services.orders.pricing import HttpPricing, Quote
+from services.orders.routes import ROUTERS, ChangeFeed, UseCases
+from services.orders.series import SeriesService
+from services.orders.service import OrdersService
 from shared.app import create_app
-from shared.component import Component
+from shared.bus.base import Subscription
+from shared.component import Component, Runtime
 from shared.config import PlatformSettings
+from shared.db import Database
+from shared.errors import Unavailable
+from shared.events import topic_for
+from shared.events.matching import (
+    MissionAssigned,
+    MissionCancelled,
+    MissionCompleted,
+    MissionStarted,
+    OrderUnassignable,
+)
+from shared.events.providers import PositionUpdated
+from shared.inbox import EventRouter
+
+
+class _NotStarted:
+    async def fetch_quote(self, quote_id: str) -> Quote:
+        raise Unavailable("the orders service is starting")
 
 
 class OrdersComponent(Component):
@@ -17,8 +46,70 @@ class OrdersComponent(Component):
     metadata = Base.metadata
     migrations_dir = Path(__file__).parent / "migrations"
 
+    def __init__(
+        self,
+        settings: PlatformSettings,
+        database: Database | None = None,
+        *,
+        orders_settings: OrdersSettings | None = None,
+        transport: NotificationTransport | None = None,
+    ) -> None:
+        self.settings = orders_settings or OrdersSettings()
+        if database is None and settings.database_url:
+            database = Database(settings.database_url_for(self.name), schema=self.name,
+                                pool_size=self.settings.db_pool_size)
+        super().__init__(settings, database)
+        self._transport = transport
+        clock = lambda: self.clock()  # noqa: E731  (follows a clock the tests set later)
+        self.orders = OrdersService(self.database, self.settings, _NotStarted(), clock)
+        self.feed = ChangeFeed()
+        self.database.on_commit(self.feed.notify)
+        self.use_cases = UseCases(
+            orders=self.orders,
+            feedback=FeedbackService(self.orders, self.settings, clock),
+            series=SeriesService(self.orders, self.settings, clock),
+            feed=self.feed,
+            settings=self.settings,
+        )
+        self.dispatcher: NotificationDispatcher | None = None
+
     def routers(self) -> list[APIRouter]:
-        return []
+        return list(ROUTERS)
+
+    def subscriptions(self) -> list[Subscription]:
+        router = EventRouter(self.database, consumer="orders")
+        router.add(MissionAssigned, self.orders.on_mission_assigned)
+        router.add(MissionStarted, self.orders.on_mission_started)
+        router.add(MissionCompleted, self.orders.on_mission_completed)
+        router.add(MissionCancelled, self.orders.on_mission_cancelled)
+        router.add(OrderUnassignable, self.orders.on_order_unassignable)
+        router.add(PositionUpdated, self.orders.on_position_updated)
+        return [
+            Subscription(
+                group="orders", topics=[topic_for("matching"), topic_for("providers")], handler=router
+            )
+        ]
+
+    async def on_start(self, runtime: Runtime) -> None:
+        self.orders.pricing = HttpPricing(
+            runtime.http,
+            self.settings.pricing_url or runtime.settings.public_url,
+            timeout_s=self.settings.pricing_timeout_s,
+            attempts=self.settings.pricing_attempts,
+            backoff_s=self.settings.pricing_retry_backoff_s,
+        )
+        transport = self._transport or WebhookTransport(runtime.http, self.settings.notify_timeout_s)
+        self.dispatcher = NotificationDispatcher(self.database, transport, self.settings,
+                                                 lambda: self.clock())
+        self.dispatcher.start()
+        self.run_periodically("reveal-ratings", self.settings.ratings_job_interval_s,
+                              self.use_cases.feedback.reveal_due_ratings)
+        self.run_periodically("series-occurrences", self.settings.series_job_interval_s,
+                              self.use_cases.series.generate_due_occurrences)
+
+    async def on_stop(self) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()
 
 
 def create_orders_app(settings: PlatformSettings | None = None) -> FastAPI:

@@ -1,0 +1,186 @@
+"""Queries of the orders service; never commits (the use case's unit of work does)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.orders.domain import OrderStatus
+from services.orders.models import (
+    CancellationPolicyRow,
+    ClientWebhook,
+    Dispute,
+    DisputeAudit,
+    IdempotencyKey,
+    Order,
+    OrderHistory,
+    Rating,
+    Series,
+)
+
+
+class OrdersRepository:
+    """All the SQL of the service, on one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+        self.is_postgres = session.bind.dialect.name == "postgresql" if session.bind else False
+
+    def _locked(self, query: Select[tuple[Order]]) -> Select[tuple[Order]]:
+        return query.with_for_update() if self.is_postgres else query
+
+    # orders
+    async def get_order(self, order_id: str, *, lock: bool = False) -> Order | None:
+        query = select(Order).where(Order.id == order_id)
+        return await self.session.scalar(self._locked(query) if lock else query)
+
+    async def list_orders(
+        self,
+        *,
+        client_id: str | None,
+        provider_id: str | None,
+        status: str | None,
+        limit: int,
+        offset: int,
+    ) -> Sequence[Order]:
+        query = select(Order).order_by(Order.created_at.desc(), Order.id).limit(limit).offset(offset)
+        if client_id is not None:
+            query = query.where(Order.client_id == client_id)
+        if provider_id is not None:
+            query = query.where(Order.provider_id == provider_id)
+        if status is not None:
+            query = query.where(Order.status == status)
+        return (await self.session.scalars(query)).all()
+
+    async def history(self, order_id: str, after_id: int = 0) -> Sequence[OrderHistory]:
+        query = (
+            select(OrderHistory)
+            .where(OrderHistory.order_id == order_id, OrderHistory.id > after_id)
+            .order_by(OrderHistory.id)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def set_provider_position(
+        self, provider_id: str, lat: float, lng: float, at: datetime
+    ) -> int:
+        """Store the position on the provider's orders on the way (assigned); return how many."""
+        result = await self.session.execute(
+            update(Order)
+            .where(Order.provider_id == provider_id, Order.status == OrderStatus.assigned.value)
+            .where((Order.provider_position_at.is_(None)) | (Order.provider_position_at < at))
+            .values(provider_lat=lat, provider_lng=lng, provider_position_at=at)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    # idempotency
+    async def get_idempotency(self, subject: str, key: str) -> IdempotencyKey | None:
+        return await self.session.get(IdempotencyKey, (subject, key))
+
+    # notifications (the history rows still to send)
+    async def pending_notifications(self, now: datetime, limit: int) -> Sequence[OrderHistory]:
+        query = (
+            select(OrderHistory)
+            .where(OrderHistory.notify_state == "pending", OrderHistory.notify_after <= now)
+            .order_by(OrderHistory.id)
+            .limit(limit)
+        )
+        if self.is_postgres:
+            query = query.with_for_update(skip_locked=True)
+        return (await self.session.scalars(query)).all()
+
+    async def webhooks(self, client_ids: set[str]) -> dict[str, str]:
+        if not client_ids:
+            return {}
+        rows = await self.session.scalars(
+            select(ClientWebhook).where(ClientWebhook.client_id.in_(client_ids))
+        )
+        return {r.client_id: r.url for r in rows}
+
+    async def get_webhook(self, client_id: str) -> ClientWebhook | None:
+        return await self.session.get(ClientWebhook, client_id)
+
+    # cancellation policy
+    async def get_policy(self) -> CancellationPolicyRow | None:
+        return await self.session.get(CancellationPolicyRow, "current")
+
+    # ratings
+    async def ratings_of(self, order_id: str) -> Sequence[Rating]:
+        query = select(Rating).where(Rating.order_id == order_id).order_by(Rating.created_at)
+        return (await self.session.scalars(query)).all()
+
+    async def orders_with_closed_rating_window(self, now: datetime, limit: int) -> Sequence[str]:
+        query = (
+            select(Rating.order_id)
+            .where(Rating.revealed_at.is_(None), Rating.closes_at <= now)
+            .distinct()
+            .limit(limit)
+        )
+        return (await self.session.scalars(query)).all()
+
+    async def revealed_ratings(
+        self,
+        *,
+        about_client: str | None,
+        about_provider: str | None,
+        limit: int,
+        offset: int,
+    ) -> Sequence[Rating]:
+        query = (
+            select(Rating)
+            .where(Rating.revealed_at.is_not(None))
+            .order_by(Rating.revealed_at.desc(), Rating.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        if about_client is not None:
+            query = query.where(Rating.client_id == about_client, Rating.rater_role == "provider")
+        if about_provider is not None:
+            query = query.where(Rating.provider_id == about_provider, Rating.rater_role == "client")
+        return (await self.session.scalars(query)).all()
+
+    # disputes
+    async def get_dispute(self, dispute_id: str, *, lock: bool = False) -> Dispute | None:
+        query = select(Dispute).where(Dispute.id == dispute_id)
+        if lock and self.is_postgres:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def disputes_of_order(self, order_id: str) -> Sequence[Dispute]:
+        return (await self.session.scalars(select(Dispute).where(Dispute.order_id == order_id))).all()
+
+    async def list_disputes(
+        self, *, client_id: str | None, status: str | None, limit: int, offset: int
+    ) -> Sequence[Dispute]:
+        query = select(Dispute).order_by(Dispute.opened_at.desc(), Dispute.id).limit(limit).offset(offset)
+        if client_id is not None:
+            query = query.where(Dispute.client_id == client_id)
+        if status is not None:
+            query = query.where(Dispute.status == status)
+        return (await self.session.scalars(query)).all()
+
+    async def audit_of(self, dispute_id: str) -> Sequence[DisputeAudit]:
+        query = select(DisputeAudit).where(DisputeAudit.dispute_id == dispute_id).order_by(DisputeAudit.id)
+        return (await self.session.scalars(query)).all()
+
+    # series
+    async def get_series(self, series_id: str, *, lock: bool = False) -> Series | None:
+        query = select(Series).where(Series.id == series_id)
+        if lock and self.is_postgres:
+            query = query.with_for_update()
+        return await self.session.scalar(query)
+
+    async def list_series(self, client_id: str | None) -> Sequence[Series]:
+        query = select(Series).order_by(Series.created_at.desc())
+        if client_id is not None:
+            query = query.where(Series.client_id == client_id)
+        return (await self.session.scalars(query)).all()
+
+    async def active_series_ids(self) -> Sequence[str]:
+        return (await self.session.scalars(select(Series.id).where(Series.status == "active"))).all()
+
+    async def occurrence(self, series_id: str, index: int) -> Order | None:
+        query = select(Order).where(Order.series_id == series_id, Order.occurrence_index == index)
+        return await self.session.scalar(self._locked(query))

@@ -1,0 +1,587 @@
+"""Use cases of orders: confirm, read, cancel, follow matching's events, settings of clients and ops.
+
+Each use case: load -> decide (domain) -> persist -> outbox -> one commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import structlog
+from sqlalchemy.exc import IntegrityError
+
+from services.orders import domain
+from services.orders.config import OrdersSettings
+from services.orders.domain import OrderAction, OrderStatus
+from services.orders.errors import OrderNotFound, QuoteNotFound
+from services.orders.idempotency import Answer, record, replay, request_hash
+from services.orders.models import (
+    CancellationPolicyRow,
+    ClientWebhook,
+    Order,
+    OrderHistory,
+    Series,
+)
+from services.orders.pricing import PricingGateway, Quote, is_expired
+from services.orders.repository import OrdersRepository
+from services.orders.schemas import (
+    CancellationPolicyIn,
+    CancellationPolicyRead,
+    OrderCancel,
+    OrderCreate,
+    TierIn,
+)
+from services.orders.views import dump, order_read, provider_order_read
+from shared.auth import Principal, Role
+from shared.db import Database, UnitOfWork
+from shared.errors import Conflict, Forbidden, Gone, Invalid
+from shared.events.matching import (
+    MissionAssigned,
+    MissionCancelled,
+    MissionCompleted,
+    MissionStarted,
+    OrderUnassignable,
+)
+from shared.events.orders import OrderCancelled, OrderConfirmed, OrderUnfulfilled
+from shared.events.providers import PositionUpdated
+
+log = structlog.get_logger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def record_transition(
+    uow: UnitOfWork,
+    order: Order,
+    to: OrderStatus,
+    *,
+    now: datetime,
+    actor: str,
+    reason: str = "",
+) -> OrderHistory:
+    """Move the order to `to` and write the history row the client will be notified of."""
+    entry = OrderHistory(
+        order_id=order.id,
+        client_id=order.client_id,
+        from_status=order.status,
+        to_status=to.value,
+        at=now,
+        actor=actor,
+        reason=reason,
+        notify_state="pending",
+        notify_attempts=0,
+        notify_after=now,
+    )
+    order.status = to.value
+    order.updated_at = now
+    uow.session.add(entry)
+    return entry
+
+
+def confirmed_event(order: Order) -> OrderConfirmed:
+    return OrderConfirmed(
+        order_id=order.id,
+        client_id=order.client_id,
+        category=order.category,
+        zone=order.zone,
+        postcode=order.postcode,
+        district=order.city,
+        lat=order.lat,
+        lng=order.lng,
+        address=f"{order.street}, {order.postcode} {order.city}",
+        access_notes=order.access_notes,
+        window_start=order.window_start,
+        window_end=order.window_end,
+        duration_min=order.duration_min,
+        dispatch_deadline=order.dispatch_deadline,
+        price_cents=order.price_cents,
+        payout_cents=order.payout_cents,
+        quote_id=order.quote_id,
+        grid_version=order.grid_version,
+        start_code_hash=order.start_code_hash,
+        preferred_provider_id=order.preferred_provider_id,
+        series_id=order.series_id,
+    )
+
+
+class OrdersService:
+    """The order intake and lifecycle use cases."""
+
+    def __init__(
+        self, database: Database, settings: OrdersSettings, pricing: PricingGateway, clock: Clock
+    ) -> None:
+        self.database = database
+        self.settings = settings
+        self.pricing = pricing
+        self.clock = clock
+
+    # ------------------------------------------------------------ confirm
+
+    def check_quote(self, quote: Quote, body: OrderCreate, principal: Principal, now: datetime) -> None:
+        """Refuse a foreign or expired quote, and an address or window that is not the quoted one."""
+        if quote.client_id is not None and quote.client_id != principal.subject:
+            raise QuoteNotFound(body.quote_id)  # another client's quote: as if it did not exist
+        if is_expired(quote, now):
+            raise Gone(
+                f"quote {quote.id} expired at {quote.expires_at.isoformat()}; ask for a new quote",
+                field="quote_id",
+            )
+        if body.address.postcode != quote.postcode:
+            raise Invalid(
+                f"the quote was made for postcode {quote.postcode}", field="address.postcode"
+            )
+        away = domain.distance_km(body.address.lat, body.address.lng, quote.lat, quote.lng)
+        if away > self.settings.address_tolerance_km:
+            raise Invalid(
+                f"the address is {away:.1f} km from the quoted place", field="address.lat"
+            )
+        domain.check_window(
+            body.window.start,
+            body.window.end,
+            quote.duration_min,
+            now,
+            timedelta(minutes=self.settings.max_window_slack_min),
+        )
+        latest_start = body.window.end - timedelta(minutes=quote.duration_min)
+        if not body.window.start <= quote.start_at <= latest_start:
+            raise Invalid(
+                f"the quoted start {quote.start_at.isoformat()} does not fit in this window",
+                field="window.start",
+            )
+        if self.dispatch_deadline(body.window.end, quote.duration_min) <= now:
+            raise Invalid("the window starts too soon for a provider to be found", field="window.start")
+
+    def dispatch_deadline(self, window_end: datetime, duration_min: int) -> datetime:
+        """Return when matching gives up: the latest start minus the configured margin."""
+        latest_start = window_end - timedelta(minutes=duration_min)
+        return latest_start - timedelta(minutes=self.settings.dispatch_margin_min)
+
+    def new_order(
+        self,
+        *,
+        order_id: str,
+        client_id: str,
+        quote: dict[str, Any],
+        terms: dict[str, Any],
+        window_start: datetime,
+        window_end: datetime,
+        now: datetime,
+        series_id: str | None = None,
+        occurrence_index: int = 0,
+        preferred_provider_id: str | None = None,
+    ) -> Order:
+        """Build a confirmed order with a fresh start code from locked terms."""
+        code = domain.make_start_code()
+        return Order(
+            id=order_id,
+            client_id=client_id,
+            status=OrderStatus.confirmed.value,
+            window_start=window_start,
+            window_end=window_end,
+            dispatch_deadline=self.dispatch_deadline(window_end, terms["duration_min"]),
+            quote=quote,
+            start_code=code,
+            start_code_hash=domain.start_code_hash(order_id, code),
+            series_id=series_id,
+            occurrence_index=occurrence_index,
+            preferred_provider_id=preferred_provider_id,
+            fee_cents=0,
+            provider_share_cents=0,
+            created_at=now,
+            updated_at=now,
+            **terms,
+        )
+
+    async def confirm_order(
+        self, principal: Principal, body: OrderCreate, idempotency_key: str
+    ) -> Answer:
+        """Confirm an order from a quote; a replayed key returns the first answer."""
+        endpoint = "confirm_order"
+        fingerprint = request_hash(endpoint, body.model_dump(mode="json"))
+        async with self.database.unit_of_work() as uow:
+            stored = await OrdersRepository(uow.session).get_idempotency(principal.subject, idempotency_key)
+            if stored is not None:
+                return replay(stored, endpoint, fingerprint)
+        # Pricing is asked outside any transaction: no connection is held while we wait for it.
+        quote = await self.pricing.fetch_quote(body.quote_id)
+        now = self.clock()
+        self.check_quote(quote, body, principal, now)
+        terms = {
+            "category": quote.category,
+            "zone": quote.zone,
+            "street": body.address.street,
+            "postcode": body.address.postcode,
+            "city": body.address.city,
+            "lat": body.address.lat,
+            "lng": body.address.lng,
+            "access_notes": body.access_notes,
+            "duration_min": quote.duration_min,
+            "price_cents": quote.price_cents,
+            "payout_cents": quote.payout_cents,
+            "commission_cents": quote.commission_cents,
+            "quote_id": quote.id,
+            "grid_version": quote.grid_version,
+        }
+        order_id = new_id()
+        series_id = new_id() if body.recurrence else None
+        order = self.new_order(
+            order_id=order_id,
+            client_id=principal.subject,
+            quote=quote.raw,
+            terms=terms,
+            window_start=body.window.start,
+            window_end=body.window.end,
+            now=now,
+            series_id=series_id,
+        )
+        entry = OrderHistory(
+            order_id=order_id,
+            client_id=principal.subject,
+            from_status=None,
+            to_status=OrderStatus.confirmed.value,
+            at=now,
+            actor=principal.subject,
+            reason="order confirmed",
+            notify_state="pending",
+            notify_attempts=0,
+            notify_after=now,
+        )
+        answer = Answer(201, dump(order_read(order, [entry])))
+        async with self.database.unit_of_work() as uow:
+            uow.session.add(order)
+            uow.session.add(entry)
+            if body.recurrence is not None and series_id is not None:
+                uow.session.add(
+                    Series(
+                        id=series_id,
+                        client_id=principal.subject,
+                        frequency=body.recurrence.frequency.value,
+                        status=domain.SeriesStatus.active.value,
+                        first_start=body.window.start,
+                        window_length_min=int(
+                            (body.window.end - body.window.start).total_seconds() // 60
+                        ),
+                        template={"terms": terms, "quote": quote.raw},
+                        next_index=1,
+                        skipped=[],
+                        created_at=now,
+                    )
+                )
+            uow.session.add(
+                record(principal.subject, idempotency_key, endpoint, fingerprint, answer, now)
+            )
+            uow.add_event(confirmed_event(order))
+            try:
+                await uow.commit()
+            except IntegrityError:
+                await uow.rollback()
+                return await self._after_conflict(principal, idempotency_key, endpoint, fingerprint)
+        return answer
+
+    async def _after_conflict(
+        self, principal: Principal, key: str, endpoint: str, fingerprint: str
+    ) -> Answer:
+        """A concurrent request won: replay its answer, or say the quote was already ordered."""
+        async with self.database.unit_of_work() as uow:
+            stored = await OrdersRepository(uow.session).get_idempotency(principal.subject, key)
+            if stored is not None:
+                return replay(stored, endpoint, fingerprint)
+        raise Conflict("this quote has already been ordered; ask for a new quote", field="quote_id")
+
+    # ------------------------------------------------------------ read
+
+    async def visible_order(self, repo: OrdersRepository, principal: Principal, order_id: str,
+                            *, lock: bool = False) -> Order:
+        """Return the order if the caller may see it; 404 otherwise (never reveal others' ids)."""
+        order = await repo.get_order(order_id, lock=lock)
+        if order is None:
+            raise OrderNotFound(order_id)
+        if principal.role is Role.client and order.client_id != principal.subject:
+            raise OrderNotFound(order_id)
+        if principal.role is Role.provider and order.provider_id != principal.subject:
+            raise OrderNotFound(order_id)
+        return order
+
+    async def get_order(self, principal: Principal, order_id: str) -> dict[str, Any]:
+        """Return the order as the caller may see it, with its history for clients and ops."""
+        async with self.database.unit_of_work() as uow:
+            repo = OrdersRepository(uow.session)
+            order = await self.visible_order(repo, principal, order_id)
+            if principal.role is Role.provider:
+                return dump(provider_order_read(order))
+            return dump(order_read(order, await repo.history(order_id)))
+
+    async def list_orders(
+        self, principal: Principal, status: OrderStatus | None, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        """List the caller's orders (ops: all)."""
+        async with self.database.unit_of_work() as uow:
+            repo = OrdersRepository(uow.session)
+            orders = await repo.list_orders(
+                client_id=principal.subject if principal.role is Role.client else None,
+                provider_id=principal.subject if principal.role is Role.provider else None,
+                status=status.value if status else None,
+                limit=limit,
+                offset=offset,
+            )
+            if principal.role is Role.provider:
+                return [dump(provider_order_read(o)) for o in orders]
+            return [dump(order_read(o, [])) for o in orders]
+
+    async def history_after(self, order_id: str, after_id: int) -> list[OrderHistory]:
+        async with self.database.unit_of_work() as uow:
+            return list(await OrdersRepository(uow.session).history(order_id, after_id))
+
+    async def check_visible(self, principal: Principal, order_id: str) -> None:
+        async with self.database.unit_of_work() as uow:
+            await self.visible_order(OrdersRepository(uow.session), principal, order_id)
+
+    # ------------------------------------------------------------ cancel
+
+    async def current_policy(self, repo: OrdersRepository) -> tuple[domain.CancellationPolicy,
+                                                                   CancellationPolicyRow | None]:
+        row = await repo.get_policy()
+        if row is None:
+            tiers = tuple(
+                domain.CancellationTier(t.min_hours_before, t.fee_percent)
+                for t in self.settings.cancellation_tiers
+            )
+            return domain.CancellationPolicy(tiers, self.settings.provider_fee_share_percent), None
+        tiers = tuple(
+            domain.CancellationTier(float(t["min_hours_before"]), Decimal(str(t["fee_percent"])))
+            for t in row.tiers
+        )
+        return domain.CancellationPolicy(tiers, Decimal(row.provider_share_percent)), row
+
+    async def cancel_in(
+        self,
+        uow: UnitOfWork,
+        order: Order,
+        *,
+        by: Principal,
+        reason: str,
+        waive_fee: bool,
+        now: datetime,
+    ) -> None:
+        """Cancel `order` in the caller's transaction: fee by the policy, `order-cancelled` out."""
+        domain.next_status(OrderStatus(order.status), OrderAction.cancel)
+        policy, _ = await self.current_policy(OrdersRepository(uow.session))
+        fee = domain.cancellation_fee(
+            policy,
+            price_cents=order.price_cents,
+            start_at=order.window_start,
+            now=now,
+            has_provider=order.provider_id is not None,
+            waive=waive_fee,
+        )
+        record_transition(uow, order, OrderStatus.cancelled, now=now, actor=by.subject, reason=reason)
+        order.cancelled_by = by.role.value
+        order.cancel_reason = reason
+        order.fee_cents = fee.fee_cents
+        order.provider_share_cents = fee.provider_share_cents
+        order.provider_lat = order.provider_lng = None
+        order.provider_position_at = None
+        uow.add_event(
+            OrderCancelled(
+                order_id=order.id,
+                cancelled_by=by.role.value,
+                reason=reason,
+                fee_cents=fee.fee_cents,
+                provider_share_cents=fee.provider_share_cents,
+                provider_id=order.provider_id,
+            )
+        )
+
+    async def cancel_order(self, principal: Principal, order_id: str, body: OrderCancel) -> dict[str, Any]:
+        """Cancel an order (client: their own; ops: any), with the fee the policy sets."""
+        if body.waive_fee and not principal.is_ops:
+            raise Forbidden("only ops may waive the cancellation fee")
+        async with self.database.unit_of_work() as uow:
+            repo = OrdersRepository(uow.session)
+            order = await self.visible_order(repo, principal, order_id, lock=True)
+            await self.cancel_in(
+                uow, order, by=principal, reason=body.reason, waive_fee=body.waive_fee, now=self.clock()
+            )
+            await uow.commit()
+            return dump(order_read(order, await repo.history(order_id)))
+
+    async def get_policy(self) -> CancellationPolicyRead:
+        """Return the cancellation policy in force."""
+        async with self.database.unit_of_work() as uow:
+            policy, row = await self.current_policy(OrdersRepository(uow.session))
+            return CancellationPolicyRead(
+                tiers=[TierIn(min_hours_before=t.min_hours_before, fee_percent=t.fee_percent)
+                       for t in policy.tiers],
+                provider_share_percent=policy.provider_share_percent,
+                updated_by=row.updated_by if row else None,
+                updated_at=row.updated_at if row else None,
+            )
+
+    async def set_policy(self, principal: Principal, body: CancellationPolicyIn) -> CancellationPolicyRead:
+        """Replace the cancellation policy (ops), after checking it."""
+        domain.CancellationPolicy(
+            tuple(domain.CancellationTier(t.min_hours_before, t.fee_percent) for t in body.tiers),
+            body.provider_share_percent,
+        )
+        now = self.clock()
+        async with self.database.unit_of_work() as uow:
+            repo = OrdersRepository(uow.session)
+            row = await repo.get_policy()
+            tiers = [t.model_dump(mode="json") for t in body.tiers]
+            if row is None:
+                row = CancellationPolicyRow(id="current")
+                uow.session.add(row)
+            row.tiers = tiers
+            row.provider_share_percent = body.provider_share_percent
+            row.updated_by = principal.subject
+            row.updated_at = now
+            row.reason = body.reason
+            log.info("cancellation_policy_set", by=principal.subject, reason=body.reason, tiers=tiers)
+            await uow.commit()
+        return await self.get_policy()
+
+    # ------------------------------------------------------------ notification settings
+
+    async def set_webhook(self, principal: Principal, url: str | None) -> str | None:
+        """Set (or remove) the client's notification webhook."""
+        async with self.database.unit_of_work() as uow:
+            repo = OrdersRepository(uow.session)
+            row = await repo.get_webhook(principal.subject)
+            if url is None:
+                if row is not None:
+                    await uow.session.delete(row)
+            elif row is None:
+                uow.session.add(ClientWebhook(client_id=principal.subject, url=url, updated_at=self.clock()))
+            else:
+                row.url = url
+                row.updated_at = self.clock()
+            await uow.commit()
+        return url
+
+    async def get_webhook(self, principal: Principal) -> str | None:
+        async with self.database.unit_of_work() as uow:
+            row = await OrdersRepository(uow.session).get_webhook(principal.subject)
+            return row.url if row else None
+
+    # ------------------------------------------------------------ matching's events
+
+    async def _order_for_event(self, uow: UnitOfWork, order_id: str, event: str) -> Order | None:
+        order = await OrdersRepository(uow.session).get_order(order_id, lock=True)
+        if order is None:
+            log.warning("event_for_unknown_order", order_id=order_id, type=event)
+        return order
+
+    async def on_mission_assigned(self, uow: UnitOfWork, p: MissionAssigned, _: Any) -> None:
+        """Assigned: show the provider's public profile and the start code to the client."""
+        order = await self._order_for_event(uow, p.order_id, "mission-assigned")
+        if order is None:
+            return
+        if not domain.can(OrderStatus(order.status), OrderAction.assign):
+            log.info("mission_assigned_ignored", order_id=order.id, status=order.status)
+            return
+        now = self.clock()
+        record_transition(
+            uow, order, OrderStatus.assigned, now=now, actor="matching",
+            reason=f"{p.provider_first_name} will do it",
+        )
+        order.provider_id = p.provider_id
+        order.mission_id = p.mission_id
+        order.provider_first_name = p.provider_first_name
+        order.provider_rating = p.provider_rating
+        order.provider_photo_ref = p.provider_photo_ref
+        if order.series_id is not None:
+            series = await OrdersRepository(uow.session).get_series(order.series_id, lock=True)
+            if series is not None:
+                series.last_provider_id = p.provider_id
+
+    async def on_mission_started(self, uow: UnitOfWork, p: MissionStarted, _: Any) -> None:
+        """Started: in progress; the provider's position is no longer shown nor kept."""
+        order = await self._order_for_event(uow, p.order_id, "mission-started")
+        if order is None:
+            return
+        if not domain.can(OrderStatus(order.status), OrderAction.start) or order.mission_id != p.mission_id:
+            log.info("mission_started_ignored", order_id=order.id, status=order.status)
+            return
+        record_transition(uow, order, OrderStatus.in_progress, now=self.clock(), actor="matching",
+                          reason="the provider has started")
+        order.started_at = p.started_at
+        order.provider_lat = order.provider_lng = None
+        order.provider_position_at = None
+
+    async def on_mission_completed(self, uow: UnitOfWork, p: MissionCompleted, _: Any) -> None:
+        """Completed: the rating window opens."""
+        order = await self._order_for_event(uow, p.order_id, "mission-completed")
+        if order is None:
+            return
+        status = OrderStatus(order.status)
+        if order.mission_id != p.mission_id or status not in (
+            OrderStatus.assigned, OrderStatus.in_progress
+        ):
+            log.info("mission_completed_ignored", order_id=order.id, status=order.status)
+            return
+        now = self.clock()
+        if status is OrderStatus.assigned:  # the start event was lost or is late: apply it first
+            record_transition(uow, order, OrderStatus.in_progress, now=now, actor="matching",
+                              reason="the provider has started")
+            order.started_at = p.started_at
+        record_transition(uow, order, OrderStatus.completed, now=now, actor="matching",
+                          reason="the mission is completed")
+        order.completed_at = p.completed_at
+        order.provider_lat = order.provider_lng = None
+        order.provider_position_at = None
+
+    async def on_order_unassignable(self, uow: UnitOfWork, p: OrderUnassignable, _: Any) -> None:
+        """Nobody could take it: unfulfilled, `order-unfulfilled` out, the client is told."""
+        order = await self._order_for_event(uow, p.order_id, "order-unassignable")
+        if order is None:
+            return
+        if OrderStatus(order.status) is not OrderStatus.confirmed:
+            log.info("order_unassignable_ignored", order_id=order.id, status=order.status)
+            return
+        self._give_up(uow, order, p.reason)
+
+    def _give_up(self, uow: UnitOfWork, order: Order, reason: str) -> None:
+        record_transition(uow, order, OrderStatus.unfulfilled, now=self.clock(), actor="matching",
+                          reason=f"no provider could take it: {reason}")
+        order.provider_lat = order.provider_lng = None
+        order.provider_position_at = None
+        uow.add_event(OrderUnfulfilled(order_id=order.id, client_id=order.client_id, reason=reason))
+
+    async def on_mission_cancelled(self, uow: UnitOfWork, p: MissionCancelled, _: Any) -> None:
+        """Matching cancelled the mission on the provider's side.
+
+        Before the start the order goes back to `confirmed` (matching dispatches it again
+        until its deadline); after the start it is `unfulfilled`. A cancellation that follows
+        our own `order-cancelled` finds the order already cancelled and changes nothing.
+        """
+        order = await self._order_for_event(uow, p.order_id, "mission-cancelled")
+        if order is None:
+            return
+        status = OrderStatus(order.status)
+        if order.mission_id != p.mission_id or status.is_final:
+            return
+        if status is OrderStatus.assigned:
+            record_transition(uow, order, OrderStatus.confirmed, now=self.clock(), actor="matching",
+                              reason="the provider withdrew; we are finding another one")
+            order.provider_id = order.mission_id = None
+            order.provider_first_name = order.provider_photo_ref = None
+            order.provider_rating = None
+            order.provider_lat = order.provider_lng = None
+            order.provider_position_at = None
+        elif status is OrderStatus.in_progress:
+            self._give_up(uow, order, f"the mission was cancelled after it started: {p.reason}")
+
+    async def on_position_updated(self, uow: UnitOfWork, p: PositionUpdated, _: Any) -> None:
+        """Keep the provider's last position only on orders they are on their way to."""
+        await OrdersRepository(uow.session).set_provider_position(
+            p.provider_id, p.lat, p.lng, p.recorded_at
+        )
+

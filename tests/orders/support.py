@@ -1,0 +1,203 @@
+"""Test support for orders: a real stub pricing server, builders, and a movable clock."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from services.orders.app import OrdersComponent
+from services.orders.config import OrdersSettings
+from shared.app import create_app
+from shared.bus.base import OutgoingMessage
+from shared.bus.memory import InMemoryBus
+from shared.config import PlatformSettings
+from shared.events import registry
+from shared.events.registry import EventPayload
+from shared.testing import running_app
+
+PARIS_LAT, PARIS_LNG = 48.8566, 2.3522
+
+
+@dataclass
+class PricingStub:
+    """A real HTTP server (uvicorn, own thread) serving canned quotes at GET /v1/quotes/{id}."""
+
+    quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    expired: set[str] = field(default_factory=set)
+    delay_s: float = 0.0
+    fail_next: int = 0  # answer 503 to the next N requests
+    requests: int = 0
+    url: str = ""
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+    _sock: socket.socket | None = None
+    _port: int = 0
+
+    def app(self) -> FastAPI:
+        app = FastAPI()
+
+        @app.get("/v1/quotes/{quote_id}")
+        async def get_quote(quote_id: str) -> JSONResponse:
+            self.requests += 1
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return JSONResponse({"detail": "busy"}, status_code=503)
+            if quote_id in self.expired:
+                return JSONResponse({"detail": "expired"}, status_code=410)
+            quote = self.quotes.get(quote_id)
+            if quote is None:
+                return JSONResponse({"detail": "not found"}, status_code=404)
+            return JSONResponse(quote)
+
+        return app
+
+    def start(self) -> None:
+        if self._port == 0:
+            probe = socket.socket()
+            probe.bind(("127.0.0.1", 0))
+            self._port = probe.getsockname()[1]
+            probe.close()
+        config = uvicorn.Config(self.app(), host="127.0.0.1", port=self._port, log_level="error",
+                                lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise TimeoutError("pricing stub did not start")
+            time.sleep(0.01)
+        self.url = f"http://127.0.0.1:{self._port}"
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+            self._server = None
+
+    def reset(self) -> None:
+        self.quotes.clear()
+        self.expired.clear()
+        self.delay_s = 0.0
+        self.fail_next = 0
+        self.requests = 0
+
+    def add_quote(self, now: datetime, **overrides: Any) -> dict[str, Any]:
+        start = overrides.pop("start_at", now + timedelta(days=2))
+        quote: dict[str, Any] = {
+            "id": f"q-{uuid.uuid4().hex[:12]}",
+            "category": "cleaning",
+            "zone": "paris",
+            "postcode": "75004",
+            "lat": PARIS_LAT,
+            "lng": PARIS_LNG,
+            "start_at": start.isoformat(),
+            "duration_min": 120,
+            "price_cents": 6000,
+            "payout_cents": 4200,
+            "commission_cents": 1800,
+            "grid_version": 3,
+            "expires_at": (now + timedelta(minutes=30)).isoformat(),
+            "client_id": None,
+            "breakdown": {"base_cents": 6000},
+            "tax_credit": {"eligible": True, "amount_cents": 3000},
+        }
+        quote.update(overrides)
+        self.quotes[quote["id"]] = quote
+        return quote
+
+
+class Clock:
+    """A clock the tests move; starts at the real time so that real-time quotes line up."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+def order_body(quote: dict[str, Any], **overrides: Any) -> dict[str, Any]:
+    start = datetime.fromisoformat(quote["start_at"])
+    body: dict[str, Any] = {
+        "quote_id": quote["id"],
+        "address": {"street": "12 rue de Rivoli", "postcode": quote["postcode"], "city": "Paris",
+                    "lat": quote["lat"], "lng": quote["lng"]},
+        "access_notes": "code 1234, 3rd floor",
+        "window": {"start": (start - timedelta(hours=1)).isoformat(),
+                   "end": (start + timedelta(hours=3)).isoformat()},
+    }
+    body.update(overrides)
+    return body
+
+
+def orders_settings(stub: PricingStub, **overrides: Any) -> OrdersSettings:
+    values: dict[str, Any] = {
+        "pricing_url": stub.url,
+        "pricing_timeout_s": 0.5,
+        "pricing_attempts": 2,
+        "pricing_retry_backoff_s": 0.01,
+        "notify_interval_s": 0.05,
+        "notify_backoff_s": 0.01,
+        "sse_poll_s": 0.05,
+        "ratings_job_interval_s": 3600,
+        "series_job_interval_s": 3600,
+    }
+    values.update(overrides)
+    return OrdersSettings(**values)
+
+
+@dataclass
+class Harness:
+    http: httpx.AsyncClient
+    component: OrdersComponent
+    bus: InMemoryBus
+    clock: Clock
+    stub: PricingStub
+
+    async def emit(self, payload: EventPayload) -> None:
+        """Publish an event as its producer would (through the bus) and wait until handled."""
+        envelope = registry.envelope(payload)
+        kind = registry.kind(envelope.type, envelope.version)
+        await self.bus.publish(
+            [OutgoingMessage(topic=kind.topic, key=envelope.aggregate_id, value=envelope.to_json())]
+        )
+        await self.bus.drain()
+
+    async def emit_envelope_twice(self, payload: EventPayload) -> None:
+        envelope = registry.envelope(payload)
+        kind = registry.kind(envelope.type, envelope.version)
+        message = OutgoingMessage(topic=kind.topic, key=envelope.aggregate_id, value=envelope.to_json())
+        await self.bus.publish([message, message])
+        await self.bus.drain()
+
+
+@asynccontextmanager
+async def harness(
+    settings: PlatformSettings, stub: PricingStub, **setting_overrides: Any
+) -> AsyncIterator[Harness]:
+    clock = Clock()
+    bus = InMemoryBus()
+    component = OrdersComponent(settings, orders_settings=orders_settings(stub, **setting_overrides))
+    component.clock = clock
+    app = create_app([component], settings, bus=bus)
+    async with running_app(app) as http:
+        yield Harness(http, component, bus, clock, stub)
