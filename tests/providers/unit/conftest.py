@@ -17,7 +17,9 @@ from services.providers.config import ProvidersSettings
 from shared.app import create_app
 from shared.bus.memory import InMemoryBus
 from shared.config import PlatformSettings
+from shared.db import wait_for
 from shared.events.registry import topic_for
+from shared.outbox import pending_count
 from shared.testing import Tokens, running_app
 from tests.providers.unit.builders import NOW
 
@@ -52,9 +54,12 @@ class Harness:
         return [e for e in envelopes if type_ is None or e["type"] == type_]
 
     async def settle(self) -> None:
-        """Publish the outbox now and wait until consumers caught up."""
-        for relay in self.http._transport.app.state.relays:  # type: ignore[attr-defined]
-            await relay.publish_pending()
+        """Wait until the relay published the outbox and consumers caught up."""
+
+        async def outbox_empty() -> bool:
+            return await pending_count(self.component.database) == 0
+
+        await wait_for(outbox_empty, timeout=10, interval=0.01)
         await self.bus.drain()
 
     async def apply(self, provider_id: str, **overrides: Any) -> httpx.Response:
