@@ -8,6 +8,7 @@
 #   deploy/platform.sh down --all  ... and stop PostgreSQL and Kafka too
 #   deploy/platform.sh restart     down + up (to apply changed settings)
 #   deploy/platform.sh status      print what runs; exit 0 only when everything answers
+#   deploy/platform.sh config      write the nginx configuration and check it (nginx -t), print its path
 #   deploy/platform.sh env         print the environment the services run with (export lines)
 #   deploy/platform.sh token ROLE SUBJECT   a bearer token signed with the platform's secret
 #
@@ -334,15 +335,19 @@ write_nginx_conf() {
     mv "$NGX_CONF.tmp" "$NGX_CONF"
 }
 
-start_nginx() {
-    local pid deadline
+check_nginx_conf() {
+    local out
     find_nginx || install_nginx
     write_nginx_conf
-    local out
     out=$(nginx_cmd -t -q 2>&1) || {
         echo "$out" >&2
         die "nginx refuses $NGX_CONF"
     }
+}
+
+start_nginx() {
+    local pid deadline
+    check_nginx_conf
     if pid=$(nginx_pid); then
         nginx_cmd -s reload 9>&- || die "nginx reload failed (log: $NGX/error.log)"
         log "nginx already running (pid $pid): configuration reloaded"
@@ -479,7 +484,7 @@ cmd_token() {
 }
 
 usage() {
-    echo "usage: $0 {up|down [--all]|restart|status|env|token ROLE SUBJECT}" >&2
+    echo "usage: $0 {up|down [--all]|restart|status|config|env|token ROLE SUBJECT}" >&2
     exit 2
 }
 
@@ -501,6 +506,12 @@ restart)
     cmd_up
     ;;
 status) cmd_status ;;
+config)
+    lock
+    check_ports
+    check_nginx_conf
+    echo "$NGX_CONF"
+    ;;
 env) cmd_env ;;
 token) cmd_token "$@" ;;
 *) usage ;;
