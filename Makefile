@@ -51,6 +51,12 @@ bench: $(STAMP) infra-up
 		$(BIN)/python $$script $(BENCH_ARGS) || exit 1; \
 	done
 
+up: $(STAMP)
+	bash deploy/platform.sh up
+
+down:
+	bash deploy/platform.sh down
+
 lint: $(STAMP)
 	$(BIN)/ruff check shared services tests
 	$(BIN)/mypy shared
