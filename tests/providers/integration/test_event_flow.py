@@ -155,3 +155,15 @@ async def test_rating_delivered_twice_counts_once(platform: Platform) -> None:
     assert reputation["rating_count"] == 2 and reputation["rating_average"] == 3.0
     changed = select(func.count()).select_from(OutboxRow).where(OutboxRow.type == "reputation-changed")
     assert await platform.count(changed) == 2
+
+
+async def test_audit_log_is_append_only_on_postgres(platform: Platform) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    await activate(platform, "p1")
+    for statement in ("UPDATE audit_entry SET reason = 'x'", "DELETE FROM audit_entry"):
+        async with platform.database.sessions() as session:
+            with pytest.raises(DBAPIError, match="append-only"):
+                await session.execute(text(statement))
+    assert await platform.count(select(func.count()).select_from(m.AuditEntry)) >= 6

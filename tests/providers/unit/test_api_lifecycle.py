@@ -290,3 +290,14 @@ class TestReviews:
         body = {"decision_id": "nope", "message": "please review this decision"}
         response = await h.http.post("/v1/providers/p1/reviews", json=body, headers=h.tokens.provider("p1"))
         assert response.status_code == 404
+
+
+async def test_audit_log_refuses_update_and_delete(h: Harness) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    await h.apply("p1")
+    for statement in ("UPDATE audit_entry SET reason = 'x'", "DELETE FROM audit_entry"):
+        async with h.component.database.sessions() as session:
+            with pytest.raises(DBAPIError, match="append-only"):
+                await session.execute(text(statement))
