@@ -41,7 +41,8 @@ class CommuneIndex:
                 return
             if not self.path.is_file():
                 raise Unavailable(f"position lookup unavailable: {self.path} is missing", field="lat")
-            lats, lngs = [], []
+            lats: list[float] = []
+            lngs: list[float] = []
             with self.path.open(newline="", encoding="utf-8") as f:
                 for row in csv.DictReader(f):
                     try:

@@ -70,6 +70,18 @@ class PricingService:
         self.settings = settings
         self.clock = clock
         self.communes = CommuneIndex(settings.communes_csv)
+        # Published versions are immutable: their parsed cells can be kept for quoting.
+        self._published: dict[int, Grid] = {}
+
+    def published_grid(self, row: GridRow) -> Grid:
+        """Return a published version's grid, parsed once."""
+        assert row.version is not None
+        grid = self._published.get(row.version)
+        if grid is None or len(self._published) > 256:
+            if len(self._published) > 256:
+                self._published.clear()
+            grid = self._published[row.version] = grid_of(row)
+        return grid
 
     # ---------------------------------------------------------------- zones
 
@@ -523,7 +535,7 @@ class PricingService:
             grid_row = await repo.grid_in_force(now)
             if grid_row is None or grid_row.version is None:
                 raise Unavailable("no price grid is in force yet")
-            cell = grid_of(grid_row).cell(category, zone.code)
+            cell = self.published_grid(grid_row).cell(category, zone.code)
             if cell is None:
                 raise Invalid(f"{category} is not offered in zone {zone.code}", field="category")
             price = price_mission(

@@ -57,7 +57,8 @@ class TaxCreditRules:
 
 @lru_cache(maxsize=64)
 def _french_holidays(year: int) -> holidays.HolidayBase:
-    return holidays.France(years=year)
+    calendar: holidays.HolidayBase = holidays.country_holidays("FR", years=year)
+    return calendar
 
 
 def is_public_holiday(day: date) -> bool:
