@@ -12,6 +12,7 @@ rolled back to its savepoint and the order waits for the next batch.
 from __future__ import annotations
 
 import asyncio
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +28,7 @@ from services.matching.config import MatchingSettings
 from services.matching.domain import OrderState, week_start
 from services.matching.engine import ProviderState, Weights
 from services.matching.lifecycle import expire_offer, make_offer, new_id, record_decision
+from services.matching.metrics import BATCH_SECONDS, OFFERS, ZONES
 from services.matching.models import Order
 from services.matching.repository import MatchingRepository
 from shared.db import Database
@@ -67,6 +69,7 @@ class Dispatcher:
     async def run_batch(self) -> BatchReport:
         """Run one full batch: lapses, deadlines, then every zone with a pool."""
         report = BatchReport()
+        started = time.perf_counter()
         now = self.clock()
         report.expired = await self.expire_lapsed(now)
         report.unassignable = await self.give_up_overdue(now)
@@ -78,6 +81,16 @@ class Dispatcher:
             except DBAPIError as exc:  # one zone's failure (e.g. a lost lock) must not stop the others
                 log.warning("dispatch_zone_failed", zone=zone, error=repr(exc))
                 report.zones_failed.append(zone)
+        BATCH_SECONDS.observe(time.perf_counter() - started)
+        OFFERS.labels("offered").inc(report.offered)
+        OFFERS.labels("expired").inc(report.expired)
+        OFFERS.labels("collision").inc(report.collisions)
+        for outcome, zones_ in (
+            ("solved", report.zones_solved),
+            ("skipped", report.zones_skipped),
+            ("failed", report.zones_failed),
+        ):
+            ZONES.labels(outcome).inc(len(zones_))
         if report.offered or report.expired or report.unassignable:
             log.info("dispatch_batch", **{k: v for k, v in report.__dict__.items() if v})
         return report

@@ -6,6 +6,7 @@ transactions racing for the same row cannot both win, and stages its event.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime, timedelta
 
@@ -199,7 +200,7 @@ def record_decision(
     """Keep what was decided for an order and why."""
     repo.add(
         Decision(
-            id=new_id(),
+            id=f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}",  # sorts in the order made
             order_id=order_id,
             batch_id=batch_id,
             decided_at=now,

@@ -260,7 +260,7 @@ class MatchingRepository:
         rows = await self.session.scalars(
             select(Decision)
             .where(Decision.order_id == order_id)
-            .order_by(Decision.decided_at.desc(), Decision.id)
+            .order_by(Decision.decided_at.desc(), Decision.id.desc())
         )
         return list(rows)
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from services.matching.config import MatchingSettings
-from services.matching.dispatch import Dispatcher, zone_lock_key
+from services.matching.dispatch import BatchReport, Dispatcher, zone_lock_key
 from services.matching.handlers import build_router
 from services.matching.lifecycle import new_id
 from services.matching.models import Offer
@@ -81,7 +81,7 @@ async def test_two_processes_batching_at_once_never_double_offer(processes: tupl
     orders = [order_confirmed(f"o{z}-{k}", now=now, zone=f"z{z}") for z in range(6) for k in range(6)]
     await b.given(*orders)
 
-    reports = []
+    reports: list[BatchReport] = []
     for _ in range(3):
         reports += await asyncio.gather(a.dispatcher.run_batch(), b.dispatcher.run_batch())
 
