@@ -164,6 +164,13 @@ class Problem:
         self.ky = _KM_PER_DEG_LAT
         self.p_x, self.p_y = self.p_lng * self.kx, self.p_lat * self.ky
         self.o_x, self.o_y = self.o_lng * self.kx, self.o_lat * self.ky
+        self.p_phi, self.o_phi = np.radians(self.p_lat), np.radians(self.o_lat)
+        self.p_lam, self.o_lam = np.radians(self.p_lng), np.radians(self.o_lng)
+        self.p_cos, self.o_cos = np.cos(self.p_phi), np.cos(self.o_phi)
+        # Planar distances are exact to well under 1% within a city; pairs are pre-filtered
+        # on them with this margin, then measured on the sphere.
+        span = float(np.ptp(np.concatenate([self.p_lat, self.o_lat]))) if n + m else 0.0
+        self.planar_margin = 1.01 + 2.0 * np.radians(span) * (1.0 + abs(np.tan(np.radians(lat0))))
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -193,9 +200,9 @@ class Problem:
 
     def distances(self, oi: IntArray, pi: IntArray) -> FloatArray:
         """Return great-circle km between orders and providers."""
-        p1, p2 = np.radians(self.p_lat[pi]), np.radians(self.o_lat[oi])
-        dp, dl = p2 - p1, np.radians(self.o_lng[oi] - self.p_lng[pi])
-        a = np.sin(dp * 0.5) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl * 0.5) ** 2
+        half_dp = (self.o_phi[oi] - self.p_phi[pi]) * 0.5
+        half_dl = (self.o_lam[oi] - self.p_lam[pi]) * 0.5
+        a = np.sin(half_dp) ** 2 + self.p_cos[pi] * self.o_cos[oi] * np.sin(half_dl) ** 2
         result: FloatArray = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
         return result
 
@@ -211,6 +218,13 @@ class Problem:
                              for o, p in zip(oi, pi, strict=True)], bool)
         else:
             keep = (self.o_cat[oi] & self.p_cat[pi]) != 0
+        idx, oi, pi = idx[keep], oi[keep], pi[keep]
+
+        reach = self.p_reach[pi]
+        dx, dy = self.o_x[oi] - self.p_x[pi], self.o_y[oi] - self.p_y[pi]
+        keep = dx * dx + dy * dy <= (reach * self.planar_margin) ** 2
+        if codes is not None:
+            codes[idx] = FAIL_RADIUS
         idx, oi, pi = idx[keep], oi[keep], pi[keep]
 
         dist = self.distances(oi, pi)

@@ -1,0 +1,268 @@
+"""Benchmark of the matching engine against SciPy's exact assignment and a greedy dispatcher.
+
+City-like instances (orders and providers placed in proportion to the population of real
+communes around Lyon, 30% of pairs ruled out by skills) of 2,000 x 5,000, 20,000 x 50,000 and
+a tight-supply 2,000 x 2,200. Methods, all scored by the same cost function:
+
+- engine:    services.matching.engine.solve (candidates + min-cost flow), wall time of the call;
+- scipy:     exact dense scipy.optimize.linear_sum_assignment on the full feasible cost matrix
+             (infeasible pairs at a big cost), time to build the matrix plus the solve;
+- greedy:    orders in arrival order, each to its nearest free feasible provider;
+- reference: the engine on a much larger candidate set, where SciPy does not fit in memory.
+
+Writes var/bench/matching.json and var/bench/matching.png. `--quick` runs small sizes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from services.matching.engine import (  # noqa: E402
+    FloorPolicy,
+    HaversineTravel,
+    Limits,
+    OrderRequest,
+    ProviderState,
+    Weights,
+    solve,
+)
+from services.matching.engine.candidates import GridIndex, default_base_km, generate  # noqa: E402
+from services.matching.engine.instances import DEFAULT_NOW, city_instance, load_places  # noqa: E402
+from services.matching.engine.problem import Problem  # noqa: E402
+
+DEFAULT_CSV = ROOT.parent / "shared" / "data" / "communes-fr.csv"
+DENSE_LIMIT = 30_000_000  # matrix cells SciPy may get (float64: 240 MB)
+BIG = 1e7
+
+
+@dataclass
+class Outcome:
+    """One method's choice on one instance."""
+
+    pairs: list[tuple[str, str]]
+    wall_s: float
+    cpu_s: float
+    extra: dict[str, Any]
+
+
+def make_problem(orders: Sequence[OrderRequest], providers: Sequence[ProviderState],
+                 weights: Weights | None = None) -> Problem:
+    """Return the batch as arrays with the engine's default settings."""
+    return Problem(sorted(orders, key=lambda o: o.id), sorted(providers, key=lambda p: p.id),
+                   now=DEFAULT_NOW, weights=weights or Weights(), floor=FloorPolicy(),
+                   travel=HaversineTravel(), radius_factor=1.0, limits=Limits())
+
+
+def timed(run: Callable[[], tuple[list[tuple[str, str]], dict[str, Any]]]) -> Outcome:
+    """Run a method once and time it (wall and process CPU)."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    pairs, extra = run()
+    return Outcome(pairs, time.perf_counter() - wall, time.process_time() - cpu, extra)
+
+
+def run_engine(orders: Sequence[OrderRequest], providers: Sequence[ProviderState],
+               **options: Any) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """Solve with the engine."""
+    result = solve(orders, providers, now=DEFAULT_NOW, alternatives=0, **options)
+    return [(a.order_id, a.provider_id) for a in result.assignments], dict(result.stats)
+
+
+def run_scipy(orders: Sequence[OrderRequest], providers: Sequence[ProviderState]
+              ) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """Solve exactly: the dense feasible cost matrix and linear_sum_assignment."""
+    from scipy.optimize import linear_sum_assignment
+
+    started = time.perf_counter()
+    problem = make_problem(orders, providers)
+    n, m = len(problem.orders), len(problem.providers)
+    matrix = np.full((n, m), BIG)
+    chunk = max(1, 2_000_000 // max(m, 1))
+    for first in range(0, n, chunk):
+        rows = np.arange(first, min(n, first + chunk), dtype=np.int64)
+        oi, pi = np.repeat(rows, m), np.tile(np.arange(m, dtype=np.int64), len(rows))
+        pairs, _ = problem.evaluate(oi, pi)
+        matrix[pairs.oi, pairs.pi] = pairs.cost
+    matrix_s = time.perf_counter() - started
+    rows, cols = linear_sum_assignment(matrix)
+    keep = matrix[rows, cols] < BIG
+    chosen = [(problem.orders[r].id, problem.providers[c].id)
+              for r, c in zip(rows[keep], cols[keep], strict=True)]
+    return chosen, {"matrix_s": matrix_s, "lsa_s": time.perf_counter() - started - matrix_s}
+
+
+def run_greedy(orders: Sequence[OrderRequest], providers: Sequence[ProviderState]
+               ) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """Dispatch orders in arrival order, each to its nearest free feasible provider."""
+    problem = make_problem(orders, providers, Weights(1.0, 0.0, 0.0, 0.0, 0.0))
+    grid = GridIndex(problem, default_base_km(problem, 32))
+    n = len(problem.orders)
+    found = generate(problem, grid, np.arange(n, dtype=np.int64), k=32, pool=32)
+    lists: dict[int, list[int]] = {}
+    for o, p in zip(found.pairs.oi.tolist(), found.pairs.pi.tolist(), strict=True):
+        lists.setdefault(o, []).append(p)
+    taken = np.zeros(len(problem.providers), bool)
+    chosen: list[tuple[str, str]] = []
+    for o in range(n):
+        pick = next((p for p in lists.get(o, []) if not taken[p]), None)
+        if pick is None and found.truncated[o]:
+            wider = generate(problem, grid, np.array([o], np.int64), k=10**6, pool=10**6)
+            pick = next((int(p) for p in wider.pairs.pi if not taken[p]), None)
+        if pick is not None:
+            taken[pick] = True
+            chosen.append((problem.orders[o].id, problem.providers[pick].id))
+    return chosen, {}
+
+
+def score(problem: Problem, pairs: list[tuple[str, str]]) -> tuple[float, int]:
+    """Return the total cost of a set of assignments under the common cost, and its size."""
+    if not pairs:
+        return 0.0, 0
+    order_index = {o.id: i for i, o in enumerate(problem.orders)}
+    oi = np.array([order_index[o] for o, _ in pairs], np.int64)
+    pi = np.array([problem.provider_index[p] for _, p in pairs], np.int64)
+    if len(set(oi.tolist())) != len(oi) or len(set(pi.tolist())) != len(pi):
+        raise AssertionError("an order or a provider is used twice")
+    evaluated, _ = problem.evaluate(oi, pi)
+    if len(evaluated) != len(pairs):
+        raise AssertionError(f"{len(pairs) - len(evaluated)} assignments break the filters")
+    return float(evaluated.cost.sum()), len(pairs)
+
+
+def chart(records: list[dict[str, Any]], path: Path) -> None:
+    """Draw time and cost per assigned order against instance size, per method."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = sorted({(r["orders"], r["providers"]) for r in records}, key=lambda c: c[0] * c[1])
+    labels = [f"{o:,} x {p:,}" for o, p in cases]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for method, marker in (("engine", "o"), ("scipy", "s"), ("greedy", "^"), ("reference", "D")):
+        xs, times, costs = [], [], []
+        for x, case in enumerate(cases):
+            found = [r for r in records if (r["orders"], r["providers"]) == case
+                     and r["method"] == method]
+            if found:
+                xs.append(x)
+                times.append(found[0]["wall_s"])
+                costs.append(found[0]["cost"] / max(found[0]["assigned"], 1))
+        if xs:
+            left.plot(xs, times, marker=marker, label=method)
+            right.plot(xs, costs, marker=marker, label=method)
+    for axis, title in ((left, "wall time (s, log)"), (right, "cost per assigned order")):
+        axis.set_xticks(range(len(cases)), labels, rotation=15)
+        axis.set_title(title)
+        axis.legend()
+        axis.grid(alpha=0.3)
+    left.set_yscale("log")
+    figure.suptitle("Matching engine vs exact SciPy and greedy (orders x providers)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and write its figures."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, under 30 s")
+    parser.add_argument("--csv", type=Path, default=Path(os.environ.get("COMMUNES_CSV",
+                                                                        DEFAULT_CSV)))
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench")
+    parser.add_argument("--repeat", type=int, default=3, help="engine runs per case (median)")
+    args = parser.parse_args(argv)
+
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    console = Console()
+    cases = ([(400, 1000, "normal"), (400, 440, "tight"), (2000, 5000, "normal")] if args.quick
+             else [(2000, 5000, "normal"), (2000, 2200, "tight"), (20000, 50000, "normal")])
+    places = load_places(args.csv)
+    records: list[dict[str, Any]] = []
+    with Progress(console=console, transient=False) as progress:
+        task = progress.add_task("matching benchmark", total=len(cases) * 4)
+        for n, m, kind in cases:
+            progress.update(task, description=f"{n:,} x {m:,}: instance")
+            orders, providers = city_instance(args.csv, n, m, seed=n + m, places=places)
+            problem = make_problem(orders, providers)
+            outcomes: dict[str, Outcome] = {}
+            progress.update(task, description=f"{n:,} x {m:,}: engine")
+            runs = [timed(lambda: run_engine(orders, providers)) for _ in range(args.repeat)]
+            best = sorted(runs, key=lambda r: r.wall_s)[len(runs) // 2]
+            best.extra["wall_runs"] = [round(r.wall_s, 4) for r in runs]
+            outcomes["engine"] = best
+            progress.advance(task)
+            progress.update(task, description=f"{n:,} x {m:,}: greedy")
+            outcomes["greedy"] = timed(lambda: run_greedy(orders, providers))
+            progress.advance(task)
+            if n * m <= DENSE_LIMIT:
+                progress.update(task, description=f"{n:,} x {m:,}: scipy (dense, exact)")
+                outcomes["scipy"] = timed(lambda: run_scipy(orders, providers))
+            progress.advance(task)
+            if n * m > DENSE_LIMIT or args.quick:
+                progress.update(task, description=f"{n:,} x {m:,}: reference (wide lists)")
+                outcomes["reference"] = timed(
+                    lambda: run_engine(orders, providers, max_candidates=64, pool=256)
+                )
+            progress.advance(task)
+            exact = "scipy" if "scipy" in outcomes else "reference"
+            exact_cost, exact_assigned = score(problem, outcomes[exact].pairs)
+            for method, outcome in outcomes.items():
+                cost, assigned = score(problem, outcome.pairs)
+                record: dict[str, Any] = {
+                    "orders": n, "providers": m, "kind": kind, "method": method,
+                    "wall_s": round(outcome.wall_s, 4), "cpu_s": round(outcome.cpu_s, 4),
+                    "cost": round(cost, 3), "assigned": assigned, "baseline": exact,
+                    "cost_vs_baseline": round(cost / exact_cost, 6) if exact_cost else None,
+                    "assigned_vs_baseline": assigned - exact_assigned,
+                    "time_vs_baseline": round(outcome.wall_s / outcomes[exact].wall_s, 4),
+                }
+                record.update({k: v for k, v in outcome.extra.items()
+                               if isinstance(v, int | float | list)})
+                records.append(record)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "matching.json").write_text(json.dumps(records, indent=2))
+    chart(records, args.out / "matching.png")
+
+    table = Table(title="matching: engine vs exact (scipy / reference) vs greedy")
+    for column in ("orders x providers", "method", "wall s", "cpu s", "assigned", "cost",
+                   "cost / exact", "time / exact"):
+        table.add_column(column, justify="right")
+    for r in records:
+        table.add_row(f"{r['orders']:,} x {r['providers']:,}", r["method"], f"{r['wall_s']:.3f}",
+                      f"{r['cpu_s']:.3f}", f"{r['assigned']:,} ({r['assigned_vs_baseline']:+d})",
+                      f"{r['cost']:,.1f}", f"{r['cost_vs_baseline']:.5f}",
+                      f"{r['time_vs_baseline']:.3f}")
+    console.print(table)
+    for n, m, _ in cases:
+        rows = {r["method"]: r for r in records if (r["orders"], r["providers"]) == (n, m)}
+        engine, greedy = rows["engine"], rows["greedy"]
+        gain = (greedy["cost"] / max(greedy["assigned"], 1)) / (
+            engine["cost"] / max(engine["assigned"], 1)) - 1
+        console.print(
+            f"{n:,} x {m:,}: engine cost {engine['cost_vs_baseline']:.5f} x {engine['baseline']}"
+            f" in {engine['time_vs_baseline']:.3f} x its time; assigned {engine['assigned']:,} vs "
+            f"{rows[engine['baseline']]['assigned']:,}; greedy costs {gain:+.1%} per order "
+            f"and assigns {greedy['assigned']:,}"
+        )
+    console.print(f"written {args.out / 'matching.json'} and {args.out / 'matching.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
