@@ -392,6 +392,12 @@ async def list_recommendations(
         return await repo.recommendations(provider.id)
 
 
+async def list_open_recommendations(ctx: Context) -> Sequence[m.Recommendation]:
+    """Return every recommendation waiting for a person's decision (ops)."""
+    async with read_only(ctx.database) as uow:
+        return await ProviderRepository(uow.session).open_recommendations()
+
+
 async def decide_recommendation(
     ctx: Context,
     ops: Principal,

@@ -43,6 +43,7 @@ class ProvidersSettings(BaseSettings):
     legal_threshold_cents: int = Field(default=625_000, ge=0)
     training_contribution_rate: Decimal = Field(default=Decimal("0.002"), ge=0)
     dependency_share_alert: float = Field(default=0.8, gt=0, le=1)
+    renewal_notice_days: int = Field(default=30, ge=0)
     review_deadline_days: int = Field(default=14, gt=0)
     retraining_due_days: int = Field(default=30, gt=0)
     reputation_threshold: float = Field(default=3.5, ge=1, le=5)
@@ -70,4 +71,5 @@ class ProvidersSettings(BaseSettings):
             urssaf_grace_days=self.urssaf_grace_days,
             registry_required=self.sirene_enabled,
             activity_codes={k: tuple(v) for k, v in self.activity_codes.items()},
+            renewal_notice_days=self.renewal_notice_days,
         )

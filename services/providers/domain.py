@@ -188,6 +188,7 @@ class CompliancePolicy:
     urssaf_grace_days: int = 30
     registry_required: bool = False
     activity_codes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    renewal_notice_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,22 @@ def _check_gap(
         return MissingItem(
             kind, f"the {label} document expired", "renew", category, expired_at=check.expires_at
         )
+    return None
+
+
+def _expiring_soon(
+    latest: Mapping[tuple[str, str | None], CheckFact],
+    kind: str,
+    category: str | None,
+    now: datetime,
+    notice_days: int,
+) -> MissingItem | None:
+    check = latest.get((kind, category)) or (latest.get((kind, None)) if category else None)
+    if check is None or check.outcome is not CheckOutcome.passed or check.expires_at is None:
+        return None
+    if now < check.expires_at <= now + timedelta(days=notice_days):
+        day = check.expires_at.date().isoformat()
+        return MissingItem(kind, f"the {kind} document expires on {day}: renew it", "renew", category)
     return None
 
 
@@ -312,6 +329,9 @@ def evaluate(
         gap = _check_gap(latest, kind, None, now)
         if gap is not None:
             missing.append(gap)
+        soon = _expiring_soon(latest, kind, None, now, policy.renewal_notice_days)
+        if soon is not None:
+            notices.append(soon)
     if policy.registry_required:
         if registry is None:
             missing.append(MissingItem("company_registry", "the company registry was not checked", "wait"))
@@ -325,6 +345,9 @@ def evaluate(
             )
     if cumulative_payout_cents > policy.urssaf_threshold_cents:
         gap = _check_gap(latest, "urssaf_vigilance", None, now)
+        soon = _expiring_soon(latest, "urssaf_vigilance", None, now, policy.renewal_notice_days)
+        if soon is not None:
+            notices.append(soon)
         if gap is not None:
             since = urssaf_required_since or now
             grace_end = since + timedelta(days=policy.urssaf_grace_days)
@@ -357,6 +380,9 @@ def evaluate(
             gap = _check_gap(latest, kind, category, now)
             if gap is not None:
                 missing.append(gap)
+            soon = _expiring_soon(latest, kind, category, now, policy.renewal_notice_days)
+            if soon is not None:
+                notices.append(soon)
         for module in requirements.get(category, ()):
             gap = _module_gap(module, completions, category, now)
             if gap is not None:

@@ -215,6 +215,14 @@ class ProviderRepository:
         )
         return (await self.session.scalars(stmt)).all()
 
+    async def open_recommendations(self) -> Sequence[m.Recommendation]:
+        stmt = (
+            select(m.Recommendation)
+            .where(m.Recommendation.status == "open")
+            .order_by(m.Recommendation.created_at)
+        )
+        return (await self.session.scalars(stmt)).all()
+
     async def recommendation(self, recommendation_id: str) -> m.Recommendation | None:
         return await self.session.get(m.Recommendation, recommendation_id)
 

@@ -469,6 +469,13 @@ async def reviews(ctx: Ctx, _: OpsUser, overdue_only: bool = False) -> list[s.Re
     return [r for r in rows if r.is_overdue] if overdue_only else rows
 
 
+@vetting.get("/recommendations")
+async def open_recommendations(ctx: Ctx, _: OpsUser) -> list[s.RecommendationRead]:
+    """List what the system recommends and a person has not yet decided (ops)."""
+    rows = await activity.list_open_recommendations(ctx)
+    return [s.RecommendationRead.model_validate(r) for r in rows]
+
+
 @vetting.post("/reviews/{review_id}/answer")
 async def answer_review(ctx: Ctx, ops: OpsUser, review_id: ItemId, body: s.ReviewAnswer) -> s.ReviewRead:
     """Answer a review request in writing (ops)."""

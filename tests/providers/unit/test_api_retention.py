@@ -88,6 +88,8 @@ class TestReputation:
             await deliver(h.bus, rating("p1", f"r{index}", 3))
         recs = (await h.http.get("/v1/providers/p1/recommendations", headers=h.tokens.provider("p1"))).json()
         assert len(recs) == 1 and recs[0]["status"] == "open" and "below 4.0" in recs[0]["reason"]
+        queue = (await h.http.get("/v1/vetting/recommendations", headers=h.ops)).json()
+        assert [r["id"] for r in queue] == [recs[0]["id"]]
         # the system only recommends: the provider is still active
         assert (await h.http.get("/v1/providers/p1", headers=h.ops)).json()["status"] == "active"
         module = (

@@ -210,3 +210,13 @@ class TestEvaluate:
 def test_activity_code_covers() -> None:
     assert d.activity_code_covers("81.21Z", ["8121"])
     assert not d.activity_code_covers("43.21A", ["81.2"])
+
+
+def test_document_expiring_soon_is_a_renewal_notice() -> None:
+    checks = base_checks(insurance=passed("insurance", expires_in=20))
+    result = d.evaluate(
+        categories=["cleaning"], checks=checks, requirements={}, completions=[], policy=policy(), now=NOW
+    )
+    assert result.qualified == ("cleaning",)
+    (notice,) = result.notices
+    assert (notice.item, notice.action) == ("insurance", "renew") and "expires on" in notice.reason
