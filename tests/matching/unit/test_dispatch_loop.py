@@ -51,3 +51,54 @@ async def test_hours_this_week_come_from_missions(h: Harness) -> None:
         )
     (state,) = states
     assert state.hours_this_week == 2.0 and len(state.commitments) == 1
+
+
+async def test_new_weights_change_the_next_batch(h: Harness) -> None:
+    from shared.events.providers import ReputationChanged
+
+    # "near" is closer but poorly rated; "good" is 3 km further and well rated.
+    await h.given(
+        provider_activated("near", home_lat=48.8666, home_lng=2.3622 - 0.01),
+        on_duty("near"),
+        ReputationChanged(provider_id="near", rating_average=2.0, rating_count=40),
+        provider_activated("good", home_lat=48.8666, home_lng=2.3622 + 0.04),
+        on_duty("good"),
+        ReputationChanged(provider_id="good", rating_average=5.0, rating_count=40),
+        order_confirmed("o1", now=h.clock.now),
+    )
+    weights = {"travel": 1.0, "lateness": 3.0, "reputation": 0.0, "fairness": 0.0, "supplement": 0.0}
+    await h.client.put("/v1/dispatch/weights", json={**weights, "reason": "travel only"}, headers=h.ops())
+    preview = (await h.client.post("/v1/dispatch/dry-run", headers=h.ops())).json()
+    assert [a["provider_id"] for a in preview["assignments"]] == ["near"]
+    weights["reputation"] = 50.0
+    await h.client.put("/v1/dispatch/weights", json={**weights, "reason": "quality first"}, headers=h.ops())
+    await h.batch()
+    assert await h.live_offer("good") is not None and await h.live_offer("near") is None
+
+
+async def test_a_booked_order_is_redispatched_when_its_provider_drops_out(h: Harness) -> None:
+    from tests.matching.support import all_week, suspended
+
+    start = h.clock.now + timedelta(days=2)
+    await h.given(
+        provider_activated("p1"),
+        on_duty("p1", False, all_week()),
+        provider_activated("p2", home_lat=48.80, home_lng=2.30),
+        on_duty("p2", False, all_week()),
+        order_confirmed(
+            "o1",
+            now=h.clock.now,
+            window_start=start,
+            window_end=start + timedelta(hours=2),
+            dispatch_deadline=start - timedelta(hours=6),
+        ),
+    )
+    await h.batch()
+    offer = await h.live_offer("p1")
+    assert offer is not None
+    await h.client.post(f"/v1/offers/{offer['id']}/accept", headers=h.provider("p1"))
+    h.clock.advance(hours=20)
+    await h.given(suspended("p1"))
+    await h.batch()
+    again = await h.live_offer("p2")
+    assert again is not None and again["order_id"] == "o1"
