@@ -241,8 +241,12 @@ class PricingService:
     async def get_grid(self, principal: Principal, grid_id: str) -> dict[str, Any]:
         """Return a grid; providers see published versions only."""
         async with self.database.unit_of_work() as uow:
-            row = await self._readable_grid(PricingRepository(uow.session), principal, grid_id)
-            return views.grid_view(row, self.clock())
+            repo = PricingRepository(uow.session)
+            row = await self._readable_grid(repo, principal, grid_id)
+            view = views.grid_view(row, self.clock())
+            if principal.is_ops:  # ops read the providers' comments beside the grid
+                view["comments"] = [views.comment_view(c) for c in await repo.comments(row.id)]
+            return view
 
     async def _readable_grid(self, repo: PricingRepository, principal: Principal, grid_id: str) -> GridRow:
         row = await self._grid(repo, grid_id)

@@ -171,6 +171,12 @@ class TestConsultation:
         )
         ops_view = (await pricing.client.get(f"/v1/price-grids/{v2['id']}/comments", headers=OPS)).json()
         assert [c["author_id"] for c in ops_view] == ["p1", "p2"]
+        beside = (await pricing.client.get(f"/v1/price-grids/{v2['id']}", headers=OPS)).json()
+        assert [c["body"] for c in beside["comments"]] == ["Travel in the centre is slow", "ok"]
+        assert (
+            "comments"
+            not in (await pricing.client.get(f"/v1/price-grids/{v2['id']}", headers=PROVIDER)).json()
+        )
         mine = (await pricing.client.get(f"/v1/price-grids/{v2['id']}/comments", headers=PROVIDER)).json()
         assert [c["body"] for c in mine] == ["Travel in the centre is slow"]
         # after the notice period the new version is in force; consultation closes

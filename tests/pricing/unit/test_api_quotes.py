@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import pytest
 
+from services.pricing.domain.grid import cell_from_dict
+from services.pricing.domain.quote import price_mission
 from tests.pricing.conftest import Pricing
 from tests.pricing.unit.helpers import OPS, TOKENS, make_zones, published_grid
 
@@ -96,6 +99,35 @@ class TestCreateQuote:
             await pricing.client.post("/v1/quotes", json=quote_body(category="moving_help", postcode="75011"))
         ).json()
         assert quote["tax_credit"]["eligible"] is False and quote["tax_credit"]["amount_cents"] == 0
+
+
+class TestReproducibleQuote:
+    async def test_a_stored_quote_is_recomputed_from_its_grid_version(self, pricing: Pricing) -> None:
+        await published_grid(pricing.client)
+        for start in ("2026-11-29T21:00:00Z", "2026-11-26T10:00:00Z", "2026-12-25T08:00:00Z"):
+            quote = (await pricing.client.post("/v1/quotes", json=quote_body(start_at=start))).json()
+            version = await pricing.client.get(
+                f"/v1/price-grids/versions/{quote['grid_version']}", headers=OPS
+            )
+            cell = next(
+                c
+                for c in version.json()["cells"]
+                if (c["category"], c["zone"]) == (quote["category"], quote["zone"])
+            )
+            again = price_mission(
+                cell_from_dict(cell),
+                datetime.fromisoformat(quote["start_at"]),
+                quote["duration_min"],
+                datetime.fromisoformat(quote["quoted_at"]),
+                pricing.component.settings.time_rules(),
+                pricing.component.settings.tax_rules(),
+            )
+            assert again.breakdown() == quote["breakdown"]
+            assert (again.price_cents, again.payout_cents, again.commission_cents) == (
+                quote["price_cents"],
+                quote["payout_cents"],
+                quote["commission_cents"],
+            )
 
 
 class TestQuoteRefusals:
