@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from services.matching.app import MatchingComponent
 from services.matching.config import MatchingSettings
 from services.matching.dispatch import BatchReport, Dispatcher, zone_lock_key
 from services.matching.handlers import build_router
@@ -21,11 +22,10 @@ from shared.events import to_envelope
 from shared.events.envelope import utcnow
 from shared.events.registry import EventPayload
 from shared.migrations import upgrade
+from shared.outbox import OutboxRow
 from tests.matching.support import PARIS, on_duty, order_confirmed, provider_activated
 
 pytestmark = pytest.mark.integration
-
-MIGRATIONS = Dispatcher.__module__.replace(".", "/").rsplit("/", 1)[0] + "/migrations"
 
 
 class Process:
@@ -49,9 +49,8 @@ async def processes(
 ) -> AsyncIterator[tuple[Process, Process]]:
     schema = unique("matching")
     a, b = Process(postgres_url, schema), Process(postgres_url, schema)
-    from pathlib import Path
-
-    await upgrade(a.database, Path(MIGRATIONS))
+    assert MatchingComponent.migrations_dir is not None
+    await upgrade(a.database, MatchingComponent.migrations_dir)
     yield a, b
     await a.database.drop_schema()
     await a.database.dispose()
@@ -89,7 +88,11 @@ async def test_two_processes_batching_at_once_never_double_offer(processes: tupl
     assert max(await live_counts(a.database, Offer.provider_id)) == 1
     async with a.database.unit_of_work() as uow:
         total = await uow.session.scalar(select(func.count()).select_from(Offer))
+        announced = await uow.session.scalar(
+            select(func.count()).select_from(OutboxRow).where(OutboxRow.type == "mission-offered")
+        )
     assert total == sum(r.offered for r in reports) == 24, "every provider busy, no offer lost or doubled"
+    assert announced == 24, "one mission-offered event per offer, none from a rolled-back collision"
 
 
 async def test_a_zone_held_by_a_live_process_is_skipped_and_taken_over_when_it_dies(
