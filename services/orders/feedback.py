@@ -20,7 +20,7 @@ from services.orders.service import OrdersService, new_id
 from services.orders.views import dispute_read, dump, rating_read
 from shared.auth import Principal, Role
 from shared.db import UnitOfWork
-from shared.errors import Conflict, Forbidden
+from shared.errors import Conflict, Forbidden, IllegalTransition
 from shared.events.orders import DisputeResolved, RatingRevealed
 
 log = structlog.get_logger(__name__)
@@ -80,7 +80,7 @@ class FeedbackService:
             # The row lock serialises the two sides, so that the second one always sees the first.
             order = await self.orders.visible_order(repo, principal, order_id, lock=True)
             if OrderStatus(order.status) is not OrderStatus.completed or order.provider_id is None:
-                raise domain.IllegalTransition("order", order.status, "rate")
+                raise IllegalTransition("order", order.status, "rate")
             ratings = list(await repo.ratings_of(order_id))
             state = self._state(order, ratings)
             state.check_can_rate(role, now)
@@ -112,12 +112,13 @@ class FeedbackService:
             repo = OrdersRepository(uow.session)
             await self.orders.visible_order(repo, principal, order_id)
             ratings = await repo.ratings_of(order_id)
-        mine = {Role.client: RaterRole.client.value, Role.provider: RaterRole.provider.value}
-        return [
-            dump(rating_read(r))
-            for r in ratings
-            if principal.is_ops or r.rater_role == mine[principal.role] or r.revealed_at is not None
-        ]
+            mine = {Role.client: RaterRole.client.value, Role.provider: RaterRole.provider.value}
+            return [
+                dump(rating_read(r))
+                for r in ratings
+                if principal.is_ops or r.rater_role == mine.get(principal.role)
+                or r.revealed_at is not None
+            ]
 
     async def list_ratings(
         self, principal: Principal, provider_id: str | None, client_id: str | None,

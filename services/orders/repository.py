@@ -29,7 +29,7 @@ class OrdersRepository:
         self.session = session
         self.is_postgres = session.bind.dialect.name == "postgresql" if session.bind else False
 
-    def _locked(self, query: Select[tuple[Order]]) -> Select[tuple[Order]]:
+    def _locked(self, query: Select[Order]) -> Select[Order]:
         return query.with_for_update() if self.is_postgres else query
 
     # orders

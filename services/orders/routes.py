@@ -205,12 +205,12 @@ async def status_stream(request: Request, uc: UseCases, order_id: str) -> AsyncI
     try:
         while True:
             waiter.clear()
-            for row in await uc.orders.history_after(order_id, last_id):
-                last_id = row.id
+            for row_id, row in await uc.orders.history_after(order_id, last_id):
+                last_id = row_id
                 last_sent = loop.time()
                 data = {"order_id": order_id, "status": row.to_status, "from_status": row.from_status,
                         "at": row.at.isoformat(), "message": row.reason}
-                yield f"id: {row.id}\nevent: status\ndata: {json.dumps(data)}\n\n"
+                yield f"id: {row_id}\nevent: status\ndata: {json.dumps(data)}\n\n"
                 if OrderStatus(row.to_status) in FINAL_STATUSES:
                     return
             if await request.is_disconnected():

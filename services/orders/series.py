@@ -39,7 +39,7 @@ class SeriesService:
 
     def _read(self, series: Series) -> dict[str, Any]:
         frequency = Frequency(series.frequency)
-        upcoming = []
+        upcoming: list[datetime] = []
         if series.status == SeriesStatus.active.value:
             index = series.next_index
             while len(upcoming) < 4:
@@ -84,11 +84,11 @@ class SeriesService:
             start = datetime.combine(day, series.first_start.astimezone(domain.PARIS).timetz())
             index = domain.occurrence_index_of(series.first_start, frequency, start)
             if index is None:
-                raise Invalid("this series has no occurrence on that date", field="date")
+                raise Invalid("this series has no occurrence on that date", field="day")
             if domain.occurrence_start(series.first_start, frequency, index) <= now:
-                raise Invalid("that occurrence is already past", field="date")
+                raise Invalid("that occurrence is already past", field="day")
             if index in series.skipped:
-                raise Invalid("that occurrence is already skipped", field="date")
+                raise Invalid("that occurrence is already skipped", field="day")
             order = await repo.occurrence(series_id, index)
             if order is not None:
                 await self.orders.cancel_in(uow, order, by=principal, reason="occurrence skipped",

@@ -31,11 +31,12 @@ from services.orders.repository import OrdersRepository
 from services.orders.schemas import (
     CancellationPolicyIn,
     CancellationPolicyRead,
+    HistoryEntry,
     OrderCancel,
     OrderCreate,
     TierIn,
 )
-from services.orders.views import dump, order_read, provider_order_read
+from services.orders.views import dump, history_entry, order_read, provider_order_read
 from shared.auth import Principal, Role
 from shared.db import Database, UnitOfWork
 from shared.errors import Conflict, Forbidden, Gone, Invalid
@@ -336,9 +337,11 @@ class OrdersService:
                 return [dump(provider_order_read(o)) for o in orders]
             return [dump(order_read(o, [])) for o in orders]
 
-    async def history_after(self, order_id: str, after_id: int) -> list[OrderHistory]:
+    async def history_after(self, order_id: str, after_id: int) -> list[tuple[int, HistoryEntry]]:
+        """Return the order's status changes after history row `after_id` (for the live stream)."""
         async with self.database.unit_of_work() as uow:
-            return list(await OrdersRepository(uow.session).history(order_id, after_id))
+            rows = await OrdersRepository(uow.session).history(order_id, after_id)
+            return [(r.id, history_entry(r)) for r in rows]
 
     async def check_visible(self, principal: Principal, order_id: str) -> None:
         async with self.database.unit_of_work() as uow:

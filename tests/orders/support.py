@@ -15,8 +15,8 @@ from typing import Any
 
 import httpx
 import uvicorn
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
 
 from services.orders.app import OrdersComponent
 from services.orders.config import OrdersSettings
@@ -40,6 +40,8 @@ class PricingStub:
     delay_s: float = 0.0
     fail_next: int = 0  # answer 503 to the next N requests
     requests: int = 0
+    hooks: list[dict[str, Any]] = field(default_factory=list)
+    hook_fail_next: int = 0
     url: str = ""
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -63,6 +65,14 @@ class PricingStub:
             if quote is None:
                 return JSONResponse({"detail": "not found"}, status_code=404)
             return JSONResponse(quote)
+
+        @app.post("/hooks/{client_id}")
+        async def webhook(client_id: str, request: Request) -> Response:
+            if self.hook_fail_next > 0:
+                self.hook_fail_next -= 1
+                return JSONResponse({"detail": "down"}, status_code=500)
+            self.hooks.append({"client": client_id, **(await request.json())})
+            return Response(status_code=204)
 
         return app
 
@@ -96,6 +106,8 @@ class PricingStub:
         self.delay_s = 0.0
         self.fail_next = 0
         self.requests = 0
+        self.hooks.clear()
+        self.hook_fail_next = 0
 
     def add_quote(self, now: datetime, **overrides: Any) -> dict[str, Any]:
         start = overrides.pop("start_at", now + timedelta(days=2))
@@ -123,16 +135,20 @@ class PricingStub:
 
 
 class Clock:
-    """A clock the tests move; starts at the real time so that real-time quotes line up."""
+    """The real time plus an offset the tests move forward (retries' back-off still elapses)."""
 
     def __init__(self) -> None:
-        self.now = datetime.now(UTC).replace(microsecond=0)
+        self.offset = timedelta(0)
+
+    @property
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
 
     def __call__(self) -> datetime:
         return self.now
 
     def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
+        self.offset += timedelta(**kwargs)
 
 
 def order_body(quote: dict[str, Any], **overrides: Any) -> dict[str, Any]:
