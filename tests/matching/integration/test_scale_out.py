@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from services.matching.app import MatchingComponent
@@ -20,6 +20,7 @@ from services.matching.service import MatchingService
 from shared.db import Database
 from shared.events import to_envelope
 from shared.events.envelope import utcnow
+from shared.events.orders import OrderCancelled
 from shared.events.registry import EventPayload
 from shared.migrations import upgrade
 from shared.outbox import OutboxRow
@@ -157,3 +158,51 @@ async def test_two_processes_accepting_the_same_offer_make_one_mission(
     wins = [r for r in results if not isinstance(r, BaseException)]
     assert len(wins) == 1, results
     assert all(getattr(r, "status_code", None) == 409 for r in results if isinstance(r, BaseException))
+
+
+async def test_decline_lapse_and_cancellation_on_postgresql(processes: tuple[Process, Process]) -> None:
+    a, b = processes
+    now = utcnow()
+    await a.given(
+        provider_activated("p1"),
+        on_duty("p1"),
+        provider_activated("p2", home_lat=48.84, home_lng=2.33),
+        on_duty("p2"),
+        provider_activated("p3", home_lat=48.80, home_lng=2.30),
+        on_duty("p3"),
+        order_confirmed("o1", now=now),
+    )
+
+    async def live() -> list[tuple[str, str]]:
+        async with a.database.unit_of_work() as uow:
+            rows = await uow.session.execute(
+                select(Offer.id, Offer.provider_id).where(Offer.status == "pending")
+            )
+            return [(str(i), str(p)) for i, p in rows]
+
+    await a.dispatcher.run_batch()
+    ((first, who),) = await live()
+    assert who == "p1"
+    await b.service.decline_offer(first, "p1", "busy")
+    await b.dispatcher.run_batch()
+    ((second, who),) = await live()
+    assert who == "p2"
+    async with a.database.unit_of_work() as uow:  # let the offer lapse
+        await uow.session.execute(update(Offer).where(Offer.id == second).values(expires_at=now))
+        await uow.commit()
+    report = await a.dispatcher.run_batch()
+    assert report.expired == 1
+    ((third, who),) = await live()
+    assert who == "p3"
+    await b.given(OrderCancelled(order_id="o1", cancelled_by="client", reason="no longer needed"))
+    assert await live() == []
+    async with a.database.unit_of_work() as uow:
+        types = list(await uow.session.scalars(select(OutboxRow.type).order_by(OutboxRow.id)))
+    assert types == [
+        "mission-offered",
+        "mission-declined",
+        "mission-offered",
+        "mission-expired",
+        "mission-offered",
+        "offer-withdrawn",
+    ]
