@@ -101,6 +101,22 @@ class Check(Base):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+class Document(Base):
+    """A document the provider submitted (a new or renewed certificate), waiting for a check."""
+
+    __tablename__ = "document"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(100), index=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    category: Mapped[str | None] = mapped_column(String(30))
+    reference: Mapped[str] = mapped_column(String(300))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # pending | reviewed
+    check_id: Mapped[str | None] = mapped_column(String(36))
+
+
 class TrainingModule(Base):
     __tablename__ = "training_module"
 

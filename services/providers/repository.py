@@ -38,10 +38,31 @@ class ProviderRepository:
             stmt = stmt.with_for_update()
         return (await self.session.scalars(stmt)).one_or_none()
 
-    async def list_providers(self, statuses: Sequence[str] | None = None) -> Sequence[m.Provider]:
+    async def list_providers(
+        self, statuses: Sequence[str] | None = None, *, for_update: bool = False
+    ) -> Sequence[m.Provider]:
         stmt = select(m.Provider).order_by(m.Provider.applied_at, m.Provider.id)
         if statuses:
             stmt = stmt.where(m.Provider.status.in_(list(statuses)))
+        if for_update:
+            stmt = stmt.with_for_update()
+        return (await self.session.scalars(stmt)).all()
+
+    async def provider_ids(self, statuses: Sequence[str]) -> list[str]:
+        stmt = select(m.Provider.id).where(m.Provider.status.in_(list(statuses))).order_by(m.Provider.id)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def document(self, document_id: str) -> m.Document | None:
+        return await self.session.get(m.Document, document_id)
+
+    async def documents(
+        self, provider_id: str | None = None, status: str | None = None
+    ) -> Sequence[m.Document]:
+        stmt = select(m.Document).order_by(m.Document.submitted_at)
+        if provider_id is not None:
+            stmt = stmt.where(m.Document.provider_id == provider_id)
+        if status is not None:
+            stmt = stmt.where(m.Document.status == status)
         return (await self.session.scalars(stmt)).all()
 
     async def checks(self, provider_id: str) -> Sequence[m.Check]:

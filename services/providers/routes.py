@@ -207,6 +207,30 @@ async def get_checks(ctx: Ctx, principal: ProviderOrOps, provider_id: ProviderId
     return [s.CheckRead.model_validate(c) for c in await service.list_checks(ctx, principal, provider_id)]
 
 
+@providers.post("/{provider_id}/documents", status_code=201)
+async def submit_document(
+    ctx: Ctx, principal: ProviderUser, provider_id: ProviderId, body: s.DocumentCreate
+) -> s.DocumentRead:
+    """Submit a document (e.g. a renewed certificate) for ops to check."""
+    document = await service.submit_document(
+        ctx,
+        principal,
+        provider_id,
+        kind=body.kind,
+        reference=body.reference,
+        expires_at=body.expires_at,
+        category=body.category,
+    )
+    return s.DocumentRead.model_validate(document)
+
+
+@providers.get("/{provider_id}/documents")
+async def get_documents(ctx: Ctx, principal: ProviderOrOps, provider_id: ProviderId) -> list[s.DocumentRead]:
+    """Return the documents a provider submitted and whether they were checked."""
+    rows = await service.list_documents(ctx, principal, provider_id)
+    return [s.DocumentRead.model_validate(d) for d in rows]
+
+
 @providers.get("/{provider_id}/availability")
 async def get_availability(ctx: Ctx, principal: ProviderOrOps, provider_id: ProviderId) -> s.AvailabilityRead:
     """Return duty, weekly schedule and (only while on duty) the position."""
@@ -467,6 +491,13 @@ async def reviews(ctx: Ctx, _: OpsUser, overdue_only: bool = False) -> list[s.Re
     """List review requests by deadline; overdue ones are flagged (ops)."""
     rows = [review_read(r, ctx) for r in await service.list_reviews(ctx, _, None)]
     return [r for r in rows if r.is_overdue] if overdue_only else rows
+
+
+@vetting.get("/documents")
+async def pending_documents(ctx: Ctx, ops: OpsUser) -> list[s.DocumentRead]:
+    """List submitted documents waiting for a check, oldest first (ops)."""
+    rows = await service.list_documents(ctx, ops, None, "pending")
+    return [s.DocumentRead.model_validate(d) for d in rows]
 
 
 @vetting.get("/recommendations")

@@ -157,6 +157,28 @@ class CheckCreate(Strict):
     category: Category | None = None
     expires_at: AwareDatetime | None = None
     note: Annotated[str, StringConstraints(max_length=2000)] = ""
+    document_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+
+
+class DocumentCreate(Strict):
+    kind: Annotated[str, StringConstraints(pattern=r"^[a-z_]{2,50}$")]
+    reference: Text = Field(description="where the document is stored (upload reference)")
+    expires_at: AwareDatetime | None = None
+    category: Category | None = None
+
+
+class DocumentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    provider_id: str
+    kind: str
+    category: str | None
+    reference: str
+    expires_at: datetime | None
+    submitted_at: datetime
+    status: str
+    check_id: str | None
 
 
 class CheckRead(BaseModel):

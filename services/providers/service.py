@@ -365,6 +365,64 @@ class CheckData:
     category: str | None = None
     expires_at: datetime | None = None
     note: str = ""
+    document_id: str | None = None
+
+
+async def submit_document(
+    ctx: Context,
+    principal: Principal,
+    provider_id: str,
+    *,
+    kind: str,
+    reference: str,
+    expires_at: datetime | None = None,
+    category: str | None = None,
+) -> m.Document:
+    """Submit a document (e.g. a renewed insurance certificate) for ops to check."""
+    if kind not in allowed_check_kinds(ctx.settings) - {"siret"}:
+        raise Invalid(f"no document of kind {kind!r} is expected", field="kind")
+    async with ctx.database.unit_of_work() as uow:
+        repo = ProviderRepository(uow.session)
+        provider = await load_own(repo, principal, provider_id)
+        if standing_of(provider).is_final:
+            raise IllegalTransition("provider", provider.status, "submit a document for")
+        if category is not None and category not in provider.categories:
+            raise Invalid("you did not apply for this category", field="category")
+        now = ctx.clock()
+        if expires_at is not None and expires_at <= now:
+            raise Invalid("the document has already expired", field="expires_at")
+        document = m.Document(
+            id=new_id(),
+            provider_id=provider.id,
+            kind=kind,
+            category=category,
+            reference=reference,
+            expires_at=expires_at,
+            submitted_at=now,
+            status="pending",
+        )
+        repo.add(document)
+        repo.audit(
+            now,
+            principal.subject,
+            "document_submitted",
+            provider_id=provider.id,
+            details={"document_id": document.id, "kind": kind},
+        )
+        await uow.commit()
+    return document
+
+
+async def list_documents(
+    ctx: Context, principal: Principal, provider_id: str | None, status: str | None = None
+) -> Sequence[m.Document]:
+    """Return a provider's documents, or (ops, no provider) every document in a status."""
+    async with read_only(ctx.database) as uow:
+        repo = ProviderRepository(uow.session)
+        if provider_id is None:
+            return await repo.documents(status=status)
+        provider = await load_own(repo, principal, provider_id)
+        return await repo.documents(provider.id, status)
 
 
 def allowed_check_kinds(settings: ProvidersSettings) -> set[str]:
@@ -417,6 +475,13 @@ async def record_check(ctx: Context, ops: Principal, provider_id: str, data: Che
             expires_at=expires_at,
         )
         repo.add(check)
+        if data.document_id is not None:
+            document = await repo.document(data.document_id)
+            if document is None or document.provider_id != provider.id:
+                raise NotFound("document not found", field="document_id")
+            if document.status != "pending":
+                raise IllegalTransition("document", document.status, "check")
+            document.status, document.check_id = "reviewed", check.id
         if standing.status is ProviderStatus.applied:
             set_standing(provider, domain.start_review(standing), now)
         repo.audit(
@@ -712,7 +777,8 @@ async def _reevaluate_all(
     uow: UnitOfWork, repo: ProviderRepository, ctx: Context, reason: str, now: datetime
 ) -> int:
     changed = 0
-    for provider in await repo.list_providers([s.value for s in domain.VETTED_STATUSES]):
+    vetted = [s.value for s in domain.VETTED_STATUSES]
+    for provider in await repo.list_providers(vetted, for_update=True):
         before = (list(provider.qualified), provider.status)
         await reevaluate(uow, repo, ctx, provider, reason, now)
         changed += before != (list(provider.qualified), provider.status)
@@ -720,11 +786,26 @@ async def _reevaluate_all(
 
 
 async def run_expiry_check(ctx: Context) -> int:
-    """Lapse what expired (documents, trainings, retraining deadlines); return providers changed."""
-    async with ctx.database.unit_of_work() as uow:
-        repo = ProviderRepository(uow.session)
-        changed = await _reevaluate_all(uow, repo, ctx, "expiry check", ctx.clock())
-        await uow.commit()
+    """Lapse what expired (documents, trainings, retraining deadlines); return providers changed.
+
+    One short transaction per provider (row locked), so that the job never holds
+    every provider at once nor overwrites a decision taken meanwhile.
+    """
+    vetted = [s.value for s in domain.VETTED_STATUSES]
+    async with read_only(ctx.database) as uow:
+        ids = await ProviderRepository(uow.session).provider_ids(vetted)
+    changed = 0
+    for provider_id in ids:
+        async with ctx.database.unit_of_work() as uow:
+            repo = ProviderRepository(uow.session)
+            provider = await repo.get(provider_id, for_update=True)
+            if provider is None or provider.status not in vetted:
+                continue
+            before = (list(provider.qualified), provider.status)
+            await reevaluate(uow, repo, ctx, provider, "expiry check", ctx.clock())
+            if before != (list(provider.qualified), provider.status):
+                changed += 1
+                await uow.commit()
     return changed
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from services.providers.config import ProvidersSettings
@@ -145,3 +146,41 @@ class TestExpiry:
 
             await wait_for(lapsed, timeout=10)
             assert h.events("qualifications-changed")[-1]["payload"]["lapsed"] == ["cleaning"]
+
+
+class TestDocuments:
+    async def test_renewal_document_submitted_then_checked(self, h: Harness) -> None:
+        await h.activate("p1")
+        me = h.tokens.provider("p1")
+        h.clock.advance(days=340)
+        qualifications = (await h.http.get("/v1/providers/p1/qualifications", headers=me)).json()
+        assert qualifications["notices"][0]["item"] == "insurance"  # expires within 30 days
+        expires = (h.clock.now + timedelta(days=400)).isoformat()
+        body = {"kind": "insurance", "reference": "upload/ins-2027.pdf", "expires_at": expires}
+        submitted = await h.http.post("/v1/providers/p1/documents", json=body, headers=me)
+        assert submitted.status_code == 201
+        document = submitted.json()
+        pending = (await h.http.get("/v1/vetting/documents", headers=h.ops)).json()
+        assert [d["id"] for d in pending] == [document["id"]]
+        check = await h.check("p1", "insurance", expires_at=expires, document_id=document["id"])
+        assert check.status_code == 201
+        assert (await h.http.get("/v1/vetting/documents", headers=h.ops)).json() == []
+        mine = (await h.http.get("/v1/providers/p1/documents", headers=me)).json()
+        assert mine[0]["status"] == "reviewed" and mine[0]["check_id"] == check.json()["id"]
+        again = await h.check("p1", "insurance", expires_at=expires, document_id=document["id"])
+        assert again.status_code == 409
+
+    async def test_document_refusals(self, h: Harness) -> None:
+        await h.apply("p1")
+        await h.apply("p2")
+        me = h.tokens.provider("p1")
+        bad_kind = {"kind": "horoscope", "reference": "x"}
+        assert (await h.http.post("/v1/providers/p1/documents", json=bad_kind, headers=me)).status_code == 422
+        body = {"kind": "insurance", "reference": "x"}
+        other = await h.http.post("/v1/providers/p2/documents", json=body, headers=me)
+        assert other.status_code == 404
+        document = (
+            await h.http.post("/v1/providers/p2/documents", json=body, headers=h.tokens.provider("p2"))
+        ).json()
+        foreign = await h.check("p1", "identity", document_id=document["id"])
+        assert foreign.status_code == 404
