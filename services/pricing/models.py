@@ -122,3 +122,17 @@ class LedgerRow(Base):
     source_event_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
     __table_args__ = (Index("ix_ledger_provider_occurred", "provider_id", "occurred_at"),)
+
+
+class AuditRow(Base):
+    """An append-only record of an ops decision: who, when, what, why."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(50))
+    subject: Mapped[str] = mapped_column(String(100), index=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.pricing.models import GridCommentRow, GridRow, LedgerRow, QuoteRow, ZoneRow
+from services.pricing.models import AuditRow, GridCommentRow, GridRow, LedgerRow, QuoteRow, ZoneRow
 
 
 class PricingRepository:
@@ -91,3 +91,10 @@ class PricingRepository:
         if end is not None:
             query = query.where(LedgerRow.occurred_at < end)
         return (await self.session.scalars(query.order_by(LedgerRow.occurred_at, LedgerRow.id))).all()
+
+    # audit
+    async def audit(self, subject: str | None = None, limit: int = 200) -> Sequence[AuditRow]:
+        query = select(AuditRow).order_by(AuditRow.at.desc(), AuditRow.id).limit(limit)
+        if subject is not None:
+            query = query.where(AuditRow.subject == subject)
+        return (await self.session.scalars(query)).all()

@@ -75,9 +75,9 @@ async def resolve_zone(
 
 
 @zones.post("", response_model=ZoneRead, status_code=201)
-async def create_zone(body: ZoneCreate, _: OpsUser, service: PricingDep) -> dict[str, Any]:
+async def create_zone(body: ZoneCreate, principal: OpsUser, service: PricingDep) -> dict[str, Any]:
     """Define a zone (ops); a postcode entry another zone holds is refused (409)."""
-    return await service.create_zone(body.code, body.name, body.postcodes)
+    return await service.create_zone(principal, body.code, body.name, body.postcodes)
 
 
 @zones.get("/{code}", response_model=ZoneRead)
@@ -88,16 +88,18 @@ async def get_zone(code: Annotated[str, Path(max_length=64)], service: PricingDe
 
 @zones.put("/{code}", response_model=ZoneRead)
 async def update_zone(
-    code: Annotated[str, Path(max_length=64)], body: ZoneUpdate, _: OpsUser, service: PricingDep
+    code: Annotated[str, Path(max_length=64)], body: ZoneUpdate, principal: OpsUser, service: PricingDep
 ) -> dict[str, Any]:
     """Rename a zone or change its postcodes (ops)."""
-    return await service.update_zone(code, body.name, body.postcodes)
+    return await service.update_zone(principal, code, body.name, body.postcodes)
 
 
 @zones.delete("/{code}", status_code=204)
-async def delete_zone(code: Annotated[str, Path(max_length=64)], _: OpsUser, service: PricingDep) -> Response:
+async def delete_zone(
+    code: Annotated[str, Path(max_length=64)], principal: OpsUser, service: PricingDep
+) -> Response:
     """Remove a zone no grid uses (ops)."""
-    await service.delete_zone(code)
+    await service.delete_zone(principal, code)
     return Response(status_code=204)
 
 
@@ -154,6 +156,14 @@ async def import_grid(
     return await service.create_grid(principal, body.name, [c.plain() for c in body.cells] or None)
 
 
+@grids.get("/audit")
+async def audit_log(
+    _: OpsUser, service: PricingDep, subject: Annotated[str | None, Query(max_length=100)] = None
+) -> list[dict[str, Any]]:
+    """Return the ops decisions on zones and grids, newest first (ops): who, when, what, why."""
+    return await service.audit_log(subject)
+
+
 @grids.get("/current")
 async def grid_in_force(_: ProviderOrOps, service: PricingDep) -> dict[str, Any]:
     """Return the version quotes use now."""
@@ -191,10 +201,12 @@ async def get_grid(grid_id: GridId, principal: ProviderOrOps, service: PricingDe
 
 
 @grids.put("/{grid_id}")
-async def update_grid(grid_id: GridId, body: GridUpdate, _: OpsUser, service: PricingDep) -> dict[str, Any]:
+async def update_grid(
+    grid_id: GridId, body: GridUpdate, principal: OpsUser, service: PricingDep
+) -> dict[str, Any]:
     """Change a draft (ops); a published version is immutable (409)."""
     cells = [c.plain() for c in body.cells] if body.cells is not None else None
-    return await service.update_grid(grid_id, body.name, cells)
+    return await service.update_grid(principal, grid_id, body.name, cells)
 
 
 @grids.get("/{grid_id}/floor-check")

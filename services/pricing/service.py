@@ -28,7 +28,7 @@ from services.pricing.errors import (
     ZoneNotFound,
 )
 from services.pricing.geo import CommuneIndex
-from services.pricing.models import GridCommentRow, GridRow, QuoteRow, ZoneRow
+from services.pricing.models import AuditRow, GridCommentRow, GridRow, QuoteRow, ZoneRow
 from services.pricing.repository import PricingRepository
 from shared.auth import Principal
 from shared.categories import CATEGORIES
@@ -47,6 +47,29 @@ def zone_of(row: ZoneRow) -> Zone:
 
 def grid_of(row: GridRow) -> Grid:
     return grid_from_cells(row.cells)
+
+
+def record_decision(
+    repo: PricingRepository,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject: str,
+    reason: str = "",
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Append an ops decision to the audit log, in the caller's transaction."""
+    repo.add(
+        AuditRow(
+            id=new_id(),
+            at=at,
+            actor=actor,
+            action=action,
+            subject=subject,
+            reason=reason,
+            details=details or {},
+        )
+    )
 
 
 def violations_body(violations: Sequence[FloorViolation]) -> list[dict[str, Any]]:
@@ -85,7 +108,9 @@ class PricingService:
 
     # ---------------------------------------------------------------- zones
 
-    async def create_zone(self, code: str, name: str, postcodes: Sequence[str]) -> dict[str, Any]:
+    async def create_zone(
+        self, actor: Principal, code: str, name: str, postcodes: Sequence[str]
+    ) -> dict[str, Any]:
         """Define a served zone; refuse a code in use or a postcode another zone holds."""
         zone = Zone(code, name, normalise_entries(postcodes))
         async with self.database.unit_of_work() as uow:
@@ -98,11 +123,19 @@ class PricingService:
                 code=code, name=name, postcodes=list(zone.postcodes), created_at=now, updated_at=now
             )
             repo.add(row)
+            record_decision(
+                repo,
+                now,
+                actor.subject,
+                "zone-created",
+                code,
+                details={"name": name, "postcodes": list(zone.postcodes)},
+            )
             await uow.commit()
             return views.zone_view(row)
 
     async def update_zone(
-        self, code: str, name: str | None, postcodes: Sequence[str] | None
+        self, actor: Principal, code: str, name: str | None, postcodes: Sequence[str] | None
     ) -> dict[str, Any]:
         """Rename a zone or change its postcodes, still refusing overlaps."""
         async with self.database.unit_of_work() as uow:
@@ -113,11 +146,20 @@ class PricingService:
             entries = normalise_entries(postcodes) if postcodes is not None else tuple(row.postcodes)
             zone = Zone(code, name or row.name, entries)
             check_no_overlap(zone, [zone_of(r) for r in await repo.zones()])
+            before = {"name": row.name, "postcodes": list(row.postcodes)}
             row.name, row.postcodes, row.updated_at = zone.name, list(zone.postcodes), self.clock()
+            record_decision(
+                repo,
+                self.clock(),
+                actor.subject,
+                "zone-updated",
+                code,
+                details={"before": before, "after": {"name": zone.name, "postcodes": list(zone.postcodes)}},
+            )
             await uow.commit()
             return views.zone_view(row)
 
-    async def delete_zone(self, code: str) -> None:
+    async def delete_zone(self, actor: Principal, code: str) -> None:
         """Remove a zone no grid refers to."""
         async with self.database.unit_of_work() as uow:
             repo = PricingRepository(uow.session)
@@ -128,6 +170,14 @@ class PricingService:
             if users:
                 names = ", ".join(sorted(r.version and f"v{r.version}" or r.id for r in users))
                 raise Conflict(f"zone {code} is used by grids {names}")
+            record_decision(
+                repo,
+                self.clock(),
+                actor.subject,
+                "zone-deleted",
+                code,
+                details={"name": row.name, "postcodes": list(row.postcodes)},
+            )
             await repo.delete(row)
             await uow.commit()
 
@@ -209,11 +259,19 @@ class PricingService:
                 payout_decreases=[],
             )
             repo.add(row)
+            record_decision(
+                repo,
+                now,
+                actor.subject,
+                "grid-created",
+                row.id,
+                details={"name": name, "from_version": from_version},
+            )
             await uow.commit()
             return views.grid_view(row, now)
 
     async def update_grid(
-        self, grid_id: str, name: str | None, cells: Sequence[Mapping[str, Any]] | None
+        self, actor: Principal, grid_id: str, name: str | None, cells: Sequence[Mapping[str, Any]] | None
     ) -> dict[str, Any]:
         """Change a draft; a published version is immutable (409)."""
         async with self.database.unit_of_work() as uow:
@@ -229,6 +287,14 @@ class PricingService:
             if name is not None:
                 row.name = name
             row.updated_at = self.clock()
+            record_decision(
+                repo,
+                row.updated_at,
+                actor.subject,
+                "grid-edited",
+                row.id,
+                details={"name": row.name, "cell_count": len(row.cells)},
+            )
             await uow.commit()
             return views.grid_view(row, self.clock())
 
@@ -382,6 +448,20 @@ class PricingService:
             for d in decreases
         ]
         row.updated_at = now
+        record_decision(
+            repo,
+            now,
+            actor.subject,
+            "grid-rolled-back" if rolled_back_from else "grid-published",
+            row.id,
+            reason=reason,
+            details={
+                "version": row.version,
+                "effective_at": views.iso(effective),
+                "rolled_back_from": rolled_back_from,
+                "payout_decreases": row.payout_decreases,
+            },
+        )
         await repo.flush()
         uow.add_event(
             GridPublished(
@@ -440,7 +520,7 @@ class PricingService:
                 "grid_id": row.id,
                 "version": row.version,
                 "compared_with_version": base_row.version if base_row else None,
-                "effective_at": row.effective_at.isoformat() if row.effective_at else None,
+                "effective_at": views.iso(row.effective_at),
                 "cells": [
                     {
                         "category": r.category,
@@ -576,8 +656,14 @@ class PricingService:
                 raise QuoteNotFound(f"no quote {quote_id}", field=["path", "quote_id"])
             if row.expires_at <= self.clock():
                 raise QuoteExpired(
-                    f"quote {quote_id} expired at {row.expires_at.isoformat()}; ask for a new one",
+                    f"quote {quote_id} expired at {views.iso(row.expires_at)}; ask for a new one",
                     field=["path", "quote_id"],
-                    extra={"expired_at": row.expires_at.isoformat()},
+                    extra={"expired_at": views.iso(row.expires_at)},
                 )
             return views.quote_view(row)
+
+    async def audit_log(self, subject: str | None) -> list[dict[str, Any]]:
+        """Return the latest ops decisions on zones and grids (who, when, what, why)."""
+        async with self.database.unit_of_work() as uow:
+            rows = await PricingRepository(uow.session).audit(subject)
+            return [views.audit_view(r) for r in rows]

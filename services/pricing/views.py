@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from services.pricing.domain.quote import TaxCredit
-from services.pricing.models import GridCommentRow, GridRow, LedgerRow, QuoteRow, ZoneRow
+from services.pricing.models import AuditRow, GridCommentRow, GridRow, LedgerRow, QuoteRow, ZoneRow
 
 
 def iso(at: datetime | None) -> str | None:
-    return at.isoformat() if at is not None else None
+    """Return a UTC instant as ISO 8601 with a Z, like the pydantic-serialised fields."""
+    return at.astimezone(UTC).isoformat().replace("+00:00", "Z") if at is not None else None
 
 
 def zone_view(row: ZoneRow) -> dict[str, Any]:
@@ -116,4 +117,16 @@ def ledger_view(row: LedgerRow) -> dict[str, Any]:
         "mission_id": row.mission_id,
         "reference": row.reference,
         "description": row.description,
+    }
+
+
+def audit_view(row: AuditRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "at": iso(row.at),
+        "actor": row.actor,
+        "action": row.action,
+        "subject": row.subject,
+        "reason": row.reason,
+        "details": dict(row.details or {}),
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -156,7 +156,7 @@ def entry_dict(e: LedgerEntry, rules: StatementRules) -> dict[str, Any]:
     return {
         "id": e.id,
         "date": e.local_date,
-        "occurred_at": e.occurred_at.isoformat(),
+        "occurred_at": e.occurred_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "kind": e.kind.value,
         "amount_cents": e.amount_cents,
         "gross_cents": e.gross_cents,

@@ -74,7 +74,7 @@ class TestPublishGrid:
     async def test_publishes_version_1_in_force_now(self, pricing: Pricing) -> None:
         grid = await published_grid(pricing.client)
         assert grid["version"] == 1 and grid["state"] == "published"
-        assert grid["effective_at"] == pricing.clock.now.isoformat()
+        assert grid["effective_at"] == "2026-11-26T09:00:00Z"
         assert grid["published_by"] == "ops-1" and grid["publish_reason"] == "first grid"
         current = (await pricing.client.get("/v1/price-grids/current", headers=PROVIDER)).json()
         assert current["id"] == grid["id"]
@@ -289,3 +289,29 @@ class TestImportExport:
             assert r.status_code == 422, (content, r.text)
         r = await pricing.client.post("/v1/price-grids/import", content=b"\xff\xfe", headers=OPS)
         assert r.status_code == 422
+
+
+class TestAuditLog:
+    async def test_ops_decisions_are_kept_with_who_when_and_why(self, pricing: Pricing) -> None:
+        grid = await published_grid(pricing.client)
+        await pricing.client.put("/v1/zones/paris", json={"name": "Paris"}, headers=TOKENS.ops("ops-2"))
+        await pricing.client.post("/v1/price-grids/versions/1/rollback", json={"reason": "test"}, headers=OPS)
+        log = (await pricing.client.get("/v1/price-grids/audit", headers=OPS)).json()
+        actions = [(e["action"], e["actor"]) for e in log]
+        assert ("zone-created", "ops-1") in actions and ("zone-updated", "ops-2") in actions
+        assert ("grid-created", "ops-1") in actions and ("grid-rolled-back", "ops-1") in actions
+        published = next(e for e in log if e["action"] == "grid-published")
+        assert published["subject"] == grid["id"] and published["reason"] == "first grid"
+        assert published["details"]["version"] == 1 and published["at"] == "2026-11-26T09:00:00Z"
+        only = (
+            await pricing.client.get("/v1/price-grids/audit", params={"subject": "paris"}, headers=OPS)
+        ).json()
+        assert {e["action"] for e in only} == {"zone-created", "zone-updated"}
+        assert (await pricing.client.get("/v1/price-grids/audit", headers=PROVIDER)).status_code == 403
+
+    async def test_a_refused_publication_leaves_no_trace(self, pricing: Pricing) -> None:
+        await make_zones(pricing.client)
+        grid = await draft(pricing.client, [cell_data(hourly_rate_cents=1000)])
+        assert (await publish(pricing.client, grid["id"])).status_code == 422
+        log = (await pricing.client.get("/v1/price-grids/audit", headers=OPS)).json()
+        assert "grid-published" not in {e["action"] for e in log}
