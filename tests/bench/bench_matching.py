@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -47,6 +46,7 @@ from services.matching.engine.problem import Problem  # noqa: E402
 DEFAULT_CSV = ROOT.parent / "shared" / "data" / "communes-fr.csv"
 DENSE_LIMIT = 30_000_000  # matrix cells SciPy may get (float64: 240 MB)
 BIG = 1e7
+REFERENCE = {"max_candidates": 32, "pool": 96}  # four times the engine's candidate pool
 
 
 @dataclass
@@ -67,10 +67,11 @@ def make_problem(orders: Sequence[OrderRequest], providers: Sequence[ProviderSta
                    travel=HaversineTravel(), radius_factor=1.0, limits=Limits())
 
 
-def timed(run: Callable[[], tuple[list[tuple[str, str]], dict[str, Any]]]) -> Outcome:
+def timed(run: Callable[..., tuple[list[tuple[str, str]], dict[str, Any]]], *args: Any,
+          **options: Any) -> Outcome:
     """Run a method once and time it (wall and process CPU)."""
     wall, cpu = time.perf_counter(), time.process_time()
-    pairs, extra = run()
+    pairs, extra = run(*args, **options)
     return Outcome(pairs, time.perf_counter() - wall, time.process_time() - cpu, extra)
 
 
@@ -202,23 +203,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             problem = make_problem(orders, providers)
             outcomes: dict[str, Outcome] = {}
             progress.update(task, description=f"{n:,} x {m:,}: engine")
-            runs = [timed(lambda: run_engine(orders, providers)) for _ in range(args.repeat)]
+            runs = [timed(run_engine, orders, providers) for _ in range(args.repeat)]
             best = sorted(runs, key=lambda r: r.wall_s)[len(runs) // 2]
             best.extra["wall_runs"] = [round(r.wall_s, 4) for r in runs]
             outcomes["engine"] = best
             progress.advance(task)
             progress.update(task, description=f"{n:,} x {m:,}: greedy")
-            outcomes["greedy"] = timed(lambda: run_greedy(orders, providers))
+            outcomes["greedy"] = timed(run_greedy, orders, providers)
             progress.advance(task)
             if n * m <= DENSE_LIMIT:
                 progress.update(task, description=f"{n:,} x {m:,}: scipy (dense, exact)")
-                outcomes["scipy"] = timed(lambda: run_scipy(orders, providers))
+                outcomes["scipy"] = timed(run_scipy, orders, providers)
             progress.advance(task)
             if n * m > DENSE_LIMIT or args.quick:
                 progress.update(task, description=f"{n:,} x {m:,}: reference (wide lists)")
-                outcomes["reference"] = timed(
-                    lambda: run_engine(orders, providers, max_candidates=64, pool=256)
-                )
+                outcomes["reference"] = timed(run_engine, orders, providers, **REFERENCE)
             progress.advance(task)
             exact = "scipy" if "scipy" in outcomes else "reference"
             exact_cost, exact_assigned = score(problem, outcomes[exact].pairs)

@@ -1,6 +1,6 @@
 """Candidate generation on a multi-level uniform grid: never every order against every provider.
 
-Level L has square cells of side C_L = base * 2**L km (equirectangular projection around the
+Level L has square cells of side C_L = base * sqrt(2)**L km (equirectangular projection around the
 batch's latitude). The 3 x 3 cells around an order hold every provider within C_L of it. An
 order is settled at the first level where it has `pool` feasible providers within C_L (or C_L
 covers the farthest reach); its candidates are the `k` cheapest feasible pairs seen there.
@@ -14,17 +14,19 @@ import numpy as np
 
 from services.matching.engine.problem import BoolArray, IntArray, Pairs, Problem
 
+LEVEL_STEP = 2**0.5
+FEASIBLE_SHARE = 0.5  # a guess of the share of nearby providers that pass every filter
 _SHIFT = np.int64(1 << 31)
 _OFFSET = np.int64(1 << 30)
 
 
 @dataclass
 class Candidates:
-    """The short lists: pairs sorted by (order, cost, provider), and per-order facts."""
+    """The candidate pairs of some orders, and per-order facts."""
 
     pairs: Pairs
-    seen_feasible: IntArray  # per order of the problem: feasible pairs seen at its level
-    truncated: BoolArray  # per order: more feasible providers exist than were kept
+    seen_feasible: IntArray  # per order of the problem: feasible pairs found
+    truncated: BoolArray  # per order: farther feasible providers may exist
 
 
 class GridIndex:
@@ -36,8 +38,8 @@ class GridIndex:
         self._levels: dict[int, tuple[IntArray, IntArray]] = {}
 
     def cell_km(self, level: int) -> float:
-        """Return the side of a cell at a level."""
-        return self.base_km * (2**level)
+        """Return the side of a cell at a level (each level sqrt(2) times the one below)."""
+        return self.base_km * LEVEL_STEP**level
 
     def _keys(self, x: np.ndarray, y: np.ndarray, level: int) -> tuple[IntArray, IntArray]:
         size = self.cell_km(level)
@@ -53,6 +55,17 @@ class GridIndex:
             order = np.argsort(keys, kind="stable")
             self._levels[level] = (keys[order], order.astype(np.int64))
         return self._levels[level]
+
+    def neighbourhood_counts(self, orders: IntArray, level: int) -> IntArray:
+        """Return how many providers the 3 x 3 cells around each order hold."""
+        keys, _ = self.level(level)
+        ix, iy = self._keys(self.problem.o_x[orders], self.problem.o_y[orders], level)
+        total = np.zeros(len(orders), np.int64)
+        for dx in (-1, 0, 1):
+            low_key = (ix + dx) * _SHIFT + iy - 1
+            total += np.searchsorted(keys, low_key + 2, side="right")
+            total -= np.searchsorted(keys, low_key, side="left")
+        return total
 
     def neighbourhood_pairs(self, orders: IntArray, level: int) -> tuple[IntArray, IntArray]:
         """Return (order, provider) index pairs for every provider in the 3 x 3 cells of each order."""
@@ -89,48 +102,41 @@ def default_base_km(problem: Problem, pool: int) -> float:
     iy = np.floor(problem.p_y).astype(np.int64)
     _, counts = np.unique(ix * _SHIFT + iy, return_counts=True)
     dense = float(np.percentile(counts, 90))
-    # pi * C^2 * density * feasible share (about 1/2) ~ pool
-    return float(np.clip(np.sqrt(pool / (np.pi * max(dense, 1e-6) * 0.5)), 0.25, 50.0))
+    # 9 C^2 * density * feasible share ~ pool
+    return float(np.clip(np.sqrt(pool / (9 * max(dense, 1e-6) * FEASIBLE_SHARE)), 0.1, 50.0))
 
 
-def generate(
-    problem: Problem,
-    grid: GridIndex,
-    orders: IntArray,
-    *,
-    k: int,
-    pool: int,
-) -> Candidates:
-    """Return the k cheapest feasible providers of each order, searched level by level."""
+def generate(problem: Problem, grid: GridIndex, orders: IntArray, *, pool: int) -> Candidates:
+    """Return every feasible pair of each order's neighbourhood, searched level by level.
+
+    An order settles at the first level whose 3 x 3 cells hold `pool` feasible providers, or
+    whose cells are as large as the farthest reach (then nothing feasible was left out).
+    """
     n = len(problem.orders)
     seen = np.zeros(n, np.int64)
     truncated = np.zeros(n, bool)
+    done = np.zeros(n, bool)
     parts: list[Pairs] = []
     max_reach = float(problem.p_reach.max(initial=0.0))
-    pending = np.asarray(orders, np.int64)
+    pending = np.unique(np.asarray(orders, np.int64))
+    need = int(np.ceil(pool / FEASIBLE_SHARE))
     level = 0
     while len(pending):
-        size = grid.cell_km(level)
-        covers_all = size * 0.995 >= max_reach
-        oi, pi = grid.neighbourhood_pairs(pending, level)
-        pairs, _ = problem.evaluate(oi, pi)
-        within = pairs.dist_km <= size * 0.995
-        near = np.bincount(pairs.oi[within], minlength=n)[pending]
-        settled_mask = covers_all | (near >= pool)
-        settled = pending[settled_mask]
-        if len(settled):
-            is_settled = np.zeros(n, bool)
-            is_settled[settled] = True
-            chosen = pairs.take(is_settled[pairs.oi])
-            parts.append(chosen)
-        pending = pending[~settled_mask]
+        covers_all = grid.cell_km(level) * 0.995 >= max_reach
+        # Evaluate an order only once its cells hold enough providers to hope for the pool.
+        ready = pending if covers_all else pending[grid.neighbourhood_counts(pending, level) >= need]
+        for chunk in np.array_split(ready, max(1, len(ready) // 4096)):
+            if not len(chunk):
+                continue
+            oi, pi = grid.neighbourhood_pairs(chunk, level)
+            pairs, _ = problem.evaluate(oi, pi)
+            count = np.bincount(pairs.oi, minlength=n)
+            settled = np.zeros(n, bool)
+            settled[chunk] = covers_all | (count[chunk] >= pool)
+            parts.append(pairs.take(settled[pairs.oi]))
+            seen[settled] = count[settled]
+            truncated[settled] = not covers_all
+            done |= settled
+        pending = pending[~done[pending]]
         level += 1
-    everything = Pairs.concat(parts)
-    order = np.lexsort((everything.pi, everything.cost, everything.oi))
-    everything = everything.take(order)
-    counts = np.bincount(everything.oi, minlength=n)
-    first = np.cumsum(counts) - counts
-    rank = np.arange(len(everything)) - first[everything.oi]
-    seen += counts
-    truncated |= counts > k
-    return Candidates(everything.take(rank < k), seen, truncated)
+    return Candidates(Pairs.concat(parts), seen, truncated)

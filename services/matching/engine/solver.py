@@ -10,7 +10,7 @@ import numpy as np
 
 from services.matching.engine.calendar import Busy, minutes_from
 from services.matching.engine.candidates import GridIndex, default_base_km, generate
-from services.matching.engine.flow import assign, integer_costs
+from services.matching.engine.flow import assign, integer_costs, potentials, unassigned_cost
 from services.matching.engine.model import (
     Assignment,
     BatchResult,
@@ -33,9 +33,14 @@ from services.matching.engine.problem import (
 )
 from services.matching.engine.travel import HaversineTravel, TravelModel
 
-DEFAULT_MAX_CANDIDATES = 12
-WIDEN_ROUNDS = 4
+DEFAULT_MAX_CANDIDATES = 8
+DEFAULT_POOL = 24
+WIDEN_ROUNDS = 3
 WIDEN_FACTOR = 4
+MAX_PRICING_ROUNDS = 30
+ENTERING_PER_ORDER = 6
+# Stop adding pairs once a round improves the total by less than this share (0.002%).
+PRICING_TOLERANCE = 2e-5
 
 
 def solve(
@@ -66,7 +71,7 @@ def solve(
     floor = floor or FloorPolicy()
     travel = travel or HaversineTravel()
     limits = limits or Limits()
-    pool = pool or max(3 * max_candidates, 24)
+    pool = pool or DEFAULT_POOL
 
     unique_providers = {p.id: p for p in providers}
     provider_list = sorted(unique_providers.values(), key=lambda p: p.id)
@@ -85,28 +90,31 @@ def solve(
         return BatchResult([], reasons, [o.id for o in pinned], stats)
 
     grid = GridIndex(problem, default_base_km(problem, pool))
-    all_orders = np.arange(n, dtype=np.int64)
-    found = generate(problem, grid, all_orders, k=max_candidates, pool=pool)
-    pairs = _with_preferred(problem, found.pairs)
+    found = generate(problem, grid, np.arange(n, dtype=np.int64), pool=pool)
+    candidates = _with_preferred(problem, found.pairs)
     truncated = found.truncated
     stats["candidates_s"] = time.perf_counter() - started
 
-    chosen = _solve_flow(problem, pairs, limits)
-    k, p = max_candidates, pool
-    for _ in range(WIDEN_ROUNDS):
-        contested = _contested(problem, pairs, chosen, truncated)
-        if not len(contested):
+    in_graph = _short_lists(candidates, n, max_candidates, _threshold(problem))
+    stats["pricing_rounds"] = 0.0
+    for widening in range(WIDEN_ROUNDS + 1):
+        in_graph, chosen = _price_and_solve(problem, candidates, in_graph, stats)
+        starved = _starved(problem, candidates, in_graph, chosen, truncated)
+        if not len(starved) or widening == WIDEN_ROUNDS:
             break
-        k, p = k * WIDEN_FACTOR, p * WIDEN_FACTOR
-        wider = generate(problem, grid, contested, k=k, pool=p)
-        is_contested = np.zeros(n, bool)
-        is_contested[contested] = True
-        pairs = _sorted(Pairs.concat([pairs.take(~is_contested[pairs.oi]), wider.pairs]))
-        pairs = _with_preferred(problem, pairs)
-        truncated = np.where(is_contested, wider.truncated, truncated)
-        chosen = _solve_flow(problem, pairs, limits)
-        stats["widened_orders"] = stats.get("widened_orders", 0.0) + len(contested)
-    stats["pairs"] = float(len(pairs))
+        pool *= WIDEN_FACTOR
+        wider = generate(problem, grid, starved, pool=pool)
+        truncated[starved] = wider.truncated[starved]
+        candidates = Pairs.concat([candidates, wider.pairs])
+        in_graph = np.concatenate([in_graph, np.zeros(len(wider.pairs), bool)])
+        candidates, in_graph = _dedupe(candidates, in_graph)
+        stats["widened_orders"] = stats.get("widened_orders", 0.0) + len(starved)
+    pairs = candidates.take(in_graph)
+    chosen = chosen[in_graph]
+    order = np.lexsort((pairs.pi, pairs.cost, pairs.oi))
+    pairs, chosen = pairs.take(order), chosen[order]
+    stats["candidate_pairs"] = float(len(candidates))
+    stats["graph_pairs"] = float(len(pairs))
     stats["solve_s"] = time.perf_counter() - started
 
     result = _result(problem, pairs, chosen, alternatives, pinned)
@@ -131,48 +139,114 @@ def _pinned_busy(
     return busy
 
 
-def _sorted(pairs: Pairs) -> Pairs:
-    """Return pairs sorted by (order, cost, provider), without duplicates."""
-    order = np.lexsort((pairs.pi, pairs.cost, pairs.oi))
-    pairs = pairs.take(order)
-    if len(pairs) > 1:
-        key = pairs.oi * (int(pairs.pi.max()) + 1) + pairs.pi
-        _, first = np.unique(key, return_index=True)
-        pairs = pairs.take(np.sort(first))
-    return pairs
+def _dedupe(pairs: Pairs, in_graph: np.ndarray) -> tuple[Pairs, np.ndarray]:
+    """Return the pairs without repeats (a pair in the graph wins over its copies)."""
+    if len(pairs) < 2:
+        return pairs, in_graph
+    key = pairs.oi * (int(pairs.pi.max()) + 1) + pairs.pi
+    order = np.lexsort((~in_graph, key))
+    _, first = np.unique(key[order], return_index=True)
+    keep = np.sort(order[first])
+    return pairs.take(keep), in_graph[keep]
 
 
 def _with_preferred(problem: Problem, pairs: Pairs) -> Pairs:
-    """Add each order's preferred provider to its list when the pair is feasible."""
+    """Add each order's preferred provider to its candidates when the pair is feasible."""
     wanted = np.flatnonzero(problem.o_pref >= 0)
     if not len(wanted):
         return pairs
     extra, _ = problem.evaluate(wanted, problem.o_pref[wanted])
-    return _sorted(Pairs.concat([pairs, extra])) if len(extra) else pairs
+    if not len(extra):
+        return pairs
+    merged, _ = _dedupe(Pairs.concat([pairs, extra]), np.zeros(len(pairs) + len(extra), bool))
+    return merged
 
 
-def _solve_flow(problem: Problem, pairs: Pairs, limits: Limits) -> np.ndarray:
-    """Return which pairs the min-cost flow chooses."""
-    return assign(pairs.oi, pairs.pi, integer_costs(pairs.oi, pairs.cost, limits.preferred_bonus))
+def _threshold(problem: Problem) -> float:
+    """Return the provider score below which providers are likely all wanted in this batch.
+
+    When orders compete for the best-scored providers, the optimum gives each a price that
+    makes them about as dear as the marginal provider: ranking by travel plus
+    max(score, threshold) approximates those prices before any solve.
+    """
+    scores = problem.p_reputation + problem.p_fairness
+    if not len(scores):
+        return 0.0
+    share = min(1.0, len(problem.orders) / len(scores))
+    return float(np.quantile(scores, share))
 
 
-def _contested(problem: Problem, pairs: Pairs, chosen: np.ndarray, truncated: np.ndarray
-               ) -> IntArray:
-    """Return orders to search wider: unassigned with a cut list, and those holding its providers."""
-    n = len(problem.orders)
-    assigned = np.zeros(n, bool)
-    assigned[pairs.oi[chosen]] = True
-    starved = np.flatnonzero(~assigned & truncated)
-    if not len(starved):
-        return starved
-    holder = np.full(len(problem.providers), -1, np.int64)
-    holder[pairs.pi[chosen]] = pairs.oi[chosen]
-    is_starved = np.zeros(n, bool)
-    is_starved[starved] = True
-    wanted = pairs.pi[is_starved[pairs.oi]]
-    holders = holder[wanted]
-    holders = holders[holders >= 0]
-    return np.unique(np.concatenate([starved, holders]))
+def _short_lists(pairs: Pairs, n: int, k: int, threshold: float) -> np.ndarray:
+    """Mark each order's k cheapest pairs (at approximate prices) and k nearest: the first graph."""
+    marked = np.zeros(len(pairs), bool)
+    if not len(pairs):
+        return marked
+    counts = np.bincount(pairs.oi, minlength=n)
+    first = np.cumsum(counts) - counts
+    static = pairs.reputation + pairs.fairness
+    shaped = pairs.cost - static + np.maximum(static, threshold)
+    for value in (shaped, pairs.dist_km):
+        # One sort on a combined key (order, value): values are small non-negative floats.
+        span = float(value.max()) - float(value.min()) + 1.0
+        key = pairs.oi * span + (value - float(value.min()))
+        order = np.argsort(key, kind="stable")
+        rank = np.empty(len(pairs), np.int64)
+        rank[order] = np.arange(len(pairs)) - first[pairs.oi[order]]
+        marked |= rank < k
+    return marked
+
+
+def _price_and_solve(problem: Problem, candidates: Pairs, in_graph: np.ndarray,
+                     stats: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Solve the graph, add the candidate pairs with a negative reduced cost, until none."""
+    n, m = len(problem.orders), len(problem.providers)
+    arc_cost = integer_costs(candidates.pi, candidates.cost, problem.limits.preferred_bonus, m)
+    big = unassigned_cost(arc_cost, n)
+    previous: float | None = None
+    while True:
+        index = np.flatnonzero(in_graph)
+        chosen_in = assign(candidates.oi[index], candidates.pi[index], arc_cost[index], big)
+        stats["pricing_rounds"] += 1
+        stats[f"round_{int(stats['pricing_rounds'])}_cost"] = float(
+            candidates.cost[index[chosen_in]].sum())
+        stats[f"round_{int(stats['pricing_rounds'])}_arcs"] = float(len(index))
+        d_order, d_provider, converged = potentials(
+            candidates.oi[index], candidates.pi[index], arc_cost[index], chosen_in, n, m, big
+        )
+        reduced = arc_cost + d_order[candidates.oi] - d_provider[candidates.pi]
+        entering = _most_negative(candidates.oi, reduced, ~in_graph & (reduced < 0), n)
+        if not converged:
+            stats["unconverged_potentials"] = stats.get("unconverged_potentials", 0.0) + 1
+        cost_now = stats[f"round_{int(stats['pricing_rounds'])}_cost"]
+        settled = previous is not None and previous - cost_now <= PRICING_TOLERANCE * abs(cost_now)
+        previous = cost_now
+        if not entering.any() or settled or stats["pricing_rounds"] >= MAX_PRICING_ROUNDS:
+            chosen = np.zeros(len(candidates), bool)
+            chosen[index[chosen_in]] = True
+            return in_graph, chosen
+        in_graph = in_graph | entering
+
+
+def _most_negative(oi: IntArray, reduced: IntArray, mask: np.ndarray, n: int) -> np.ndarray:
+    """Keep, per order, the ENTERING_PER_ORDER pairs of the mask with the lowest reduced cost."""
+    index = np.flatnonzero(mask)
+    if not len(index):
+        return mask
+    order = index[np.lexsort((reduced[index], oi[index]))]
+    counts = np.bincount(oi[order], minlength=n)
+    first = np.cumsum(counts) - counts
+    rank = np.arange(len(order)) - first[oi[order]]
+    keep = np.zeros(len(mask), bool)
+    keep[order[rank < ENTERING_PER_ORDER]] = True
+    return keep
+
+
+def _starved(problem: Problem, candidates: Pairs, in_graph: np.ndarray, chosen: np.ndarray,
+             truncated: np.ndarray) -> IntArray:
+    """Return unassigned orders whose search stopped before the farthest reach."""
+    assigned = np.zeros(len(problem.orders), bool)
+    assigned[candidates.oi[chosen]] = True
+    return np.flatnonzero(~assigned & truncated)
 
 
 def _score(problem: Problem, pairs: Pairs, j: int, note: str = "") -> CandidateScore:
