@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import math
 import threading
@@ -34,6 +35,11 @@ class CommuneIndex:
         self._postcodes: list[str] = []
         self._names: list[str] = []
         self._by_postcode: dict[str, list[int]] = {}
+
+    async def load(self) -> None:
+        """Load the open data off the event loop (the first lookup would block it otherwise)."""
+        if not self._loaded:
+            await asyncio.to_thread(self._load)
 
     def _load(self) -> None:
         with self._lock:

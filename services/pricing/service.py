@@ -196,12 +196,14 @@ class PricingService:
 
     async def postcode_for(self, lat: float, lng: float) -> str | None:
         """Return the postcode of the nearest commune to a position (None: too far from any)."""
+        await self.communes.load()
         place = self.communes.nearest(lat, lng)
         return place.postcode if place else None
 
-    def _centroid(self, postcode: str) -> tuple[float | None, float | None]:
+    async def _centroid(self, postcode: str) -> tuple[float | None, float | None]:
         """Return where a postcode is (its communes' centre), or nothing without the open data."""
         try:
+            await self.communes.load()
             return self.communes.centroid(postcode) or (None, None)
         except Unavailable:
             return None, None
@@ -604,7 +606,7 @@ class PricingService:
         zone_field = "postcode"
         if lat is None or lng is None:
             assert postcode is not None
-            lat, lng = self._centroid(postcode)
+            lat, lng = await self._centroid(postcode)
         if postcode is None:
             assert lat is not None and lng is not None
             zone_field = "lat"

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from services.pricing.geo import CommuneIndex
 from tests.pricing.conftest import Pricing
 from tests.pricing.unit.helpers import OPS, TOKENS, draft, make_zones
 
@@ -111,3 +114,13 @@ class TestResolveZone:
         assert (await pricing.client.get("/v1/zones/resolve", params={"postcode": "7"})).status_code == 422
         r = await pricing.client.get("/v1/zones/resolve", params={"lat": "nan", "lng": 2})
         assert r.status_code == 422
+
+
+class TestWithoutOpenData:
+    async def test_positions_are_503_but_postcodes_still_work(self, pricing: Pricing, tmp_path: Path) -> None:
+        pricing.component.service.communes = CommuneIndex(tmp_path / "missing.csv")
+        await make_zones(pricing.client)
+        r = await pricing.client.get("/v1/zones/resolve", params={"lat": 48.86, "lng": 2.34})
+        assert r.status_code == 503
+        r = await pricing.client.get("/v1/zones/resolve", params={"postcode": "75001"})
+        assert r.status_code == 200
