@@ -21,6 +21,7 @@ from services.matching.domain import (
     start_code_matches,
     worked_minutes,
 )
+from services.matching.engine import HaversineTravel
 from services.matching.errors import (
     MissionNotFound,
     OfferNotFound,
@@ -150,13 +151,17 @@ class MatchingService:
             )
         if start_at <= now:
             raise Invalid("the start must be in the future", field="start_at")
-        end = start_at + timedelta(minutes=order.duration_min)
-        for mission in await repo.missions(
-            provider_id, [MissionStatus.assigned.value, MissionStatus.started.value]
-        ):
+        held = await repo.missions(provider_id, [MissionStatus.assigned.value, MissionStatus.started.value])
+        places = await repo.orders_by_id([m.order_id for m in held])
+        travel = HaversineTravel()
+        for mission in held:
+            # Count the travel between the two places on top of each mission's own time.
+            place = places.get(mission.order_id, order)
+            gap = timedelta(minutes=travel.minutes(place.lat, place.lng, order.lat, order.lng, order.zone))
             mission_end = mission.scheduled_start + timedelta(minutes=mission.duration_min)
-            if overlaps(start_at, end, mission.scheduled_start, mission_end):
-                raise Conflict(f"the slot overlaps your mission {mission.id}")
+            end = start_at + timedelta(minutes=order.duration_min)
+            if overlaps(start_at - gap, end + gap, mission.scheduled_start, mission_end):
+                raise Conflict(f"the slot overlaps your mission {mission.id}, counting travel between them")
 
     async def decline_offer(self, offer_id: str, provider_id: str, reason: str) -> Offer:
         """Decline an offer; never penalised, the order goes back to the pool without you."""

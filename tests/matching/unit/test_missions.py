@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from tests.matching.support import (
@@ -189,3 +189,55 @@ class TestBookedLater:
             headers=h.provider("p1"),
         )
         assert response.status_code == 409
+
+
+class TestSlotClash:
+    async def test_a_slot_too_close_to_another_mission_counting_travel_is_refused(self, h: Harness) -> None:
+        start = h.clock.now + timedelta(days=1)
+        far = {"lat": 48.80, "lng": 2.25}  # about 10 km from the second order
+        await h.given(
+            provider_activated("p1"),
+            on_duty("p1", False, all_week()),
+            order_confirmed(
+                "o1",
+                now=h.clock.now,
+                window_start=start,
+                window_end=start + timedelta(hours=1),
+                duration_min=60,
+                dispatch_deadline=start - timedelta(hours=2),
+                **far,
+            ),
+        )
+        await h.batch()
+        first = await h.live_offer("p1")
+        assert first is not None
+        await h.client.post(f"/v1/offers/{first['id']}/accept", headers=h.provider("p1"))
+        await h.given(
+            order_confirmed(
+                "o2",
+                now=h.clock.now,
+                window_start=start + timedelta(hours=1),
+                window_end=start + timedelta(hours=6),
+                duration_min=60,
+                dispatch_deadline=start - timedelta(hours=2),
+            )
+        )
+        await h.batch()
+        second = await h.live_offer("p1")
+        assert second is not None and second["order_id"] == "o2"
+        mission_end = datetime.fromisoformat(first["scheduled_start"]) + timedelta(minutes=60)
+        too_soon = mission_end + timedelta(minutes=5)
+        response = await h.client.post(
+            f"/v1/offers/{second['id']}/propose",
+            json={"start_at": too_soon.isoformat()},
+            headers=h.provider("p1"),
+        )
+        assert response.status_code == 409, response.text
+        assert "counting travel" in response.json()["detail"][0]["msg"]
+        later = mission_end + timedelta(hours=2)
+        response = await h.client.post(
+            f"/v1/offers/{second['id']}/propose",
+            json={"start_at": later.isoformat()},
+            headers=h.provider("p1"),
+        )
+        assert response.status_code == 200, response.text
