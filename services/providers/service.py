@@ -13,6 +13,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
+
 from services.providers import domain
 from services.providers import models as m
 from services.providers.availability import Slot, ensure_position_allowed, validate_schedule
@@ -62,6 +64,14 @@ async def read_only(database: Database) -> AsyncIterator[UnitOfWork]:
     async with database.unit_of_work() as uow:
         yield uow
         uow.session.expunge_all()
+
+
+async def commit_unique(uow: UnitOfWork, conflict: Conflict) -> None:
+    """Commit; a concurrent twin that won the unique key becomes `conflict` (409), not a 500."""
+    try:
+        await uow.commit()
+    except IntegrityError as exc:
+        raise conflict from exc
 
 
 def new_id() -> str:
@@ -235,6 +245,8 @@ def validate_application(data: ApplicationData, now: datetime) -> str:
     )
     if age < 18:
         raise Invalid("a provider must be at least 18 years old", field="date_of_birth")
+    if age > 100:
+        raise Invalid("date of birth is implausible", field="date_of_birth")
     return siret
 
 
@@ -271,6 +283,8 @@ async def apply(ctx: Context, principal: Principal, data: ApplicationData) -> m.
     """Record a provider's application; the token's subject becomes the provider id."""
     now = ctx.clock()
     siret = validate_application(data, now)
+    if len(principal.subject) > 100:
+        raise Invalid("the token subject is too long to be a provider id", field=["header", "Authorization"])
     async with ctx.database.unit_of_work() as uow:
         repo = ProviderRepository(uow.session)
         if await repo.get(principal.subject) is not None:
@@ -278,7 +292,7 @@ async def apply(ctx: Context, principal: Principal, data: ApplicationData) -> m.
         provider = new_provider(principal.subject, data, siret, now)
         repo.add(provider)
         repo.audit(now, principal.subject, "applied", provider_id=provider.id)
-        await uow.commit()
+        await commit_unique(uow, AlreadyApplied("you have already applied"))
     return provider
 
 
@@ -736,7 +750,7 @@ async def create_module(
         )
         repo.add(module)
         repo.audit(now, ops.subject, "module_created", details={"module_id": module.id, "code": code})
-        await uow.commit()
+        await commit_unique(uow, Conflict(f"a module with code {code!r} exists"))
     return module
 
 

@@ -167,3 +167,13 @@ async def test_audit_log_is_append_only_on_postgres(platform: Platform) -> None:
             with pytest.raises(DBAPIError, match="append-only"):
                 await session.execute(text(statement))
     assert await platform.count(select(func.count()).select_from(m.AuditEntry)) >= 6
+
+
+async def test_concurrent_applications_one_wins_on_postgres(platform: Platform) -> None:
+    import asyncio
+
+    headers = Tokens().provider("twin")
+    responses = await asyncio.gather(
+        *(platform.http.post("/v1/providers", json=application(), headers=headers) for _ in range(4))
+    )
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]

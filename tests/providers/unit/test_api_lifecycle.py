@@ -301,3 +301,10 @@ async def test_audit_log_refuses_update_and_delete(h: Harness) -> None:
         async with h.component.database.sessions() as session:
             with pytest.raises(DBAPIError, match="append-only"):
                 await session.execute(text(statement))
+
+
+async def test_concurrent_applications_one_wins(h: Harness) -> None:
+    import asyncio
+
+    responses = await asyncio.gather(*(h.apply("twin") for _ in range(4)))
+    assert sorted(r.status_code for r in responses) == [201, 409, 409, 409]
