@@ -47,7 +47,7 @@ class PricingSettings(BaseSettings):
         description="accident-insurance reimbursement as a share of earnings (stand-in for the premium)",
     )
     communes_csv: Path = Field(
-        default=Path("/work/shared/data/communes-fr.csv"),
+        default=Path(__file__).parent / "data" / "communes-postcodes.csv",
         description="open-data communes (postcode, lat, lng) used to resolve a position to a postcode",
     )
     consumer_group: str = "pricing"
