@@ -573,6 +573,21 @@ async def create_module(ctx: Ctx, ops: OpsUser, body: s.ModuleCreate) -> s.Modul
     return s.ModuleRead.model_validate(module)
 
 
+@trainings.patch("/modules/{module_id}")
+async def update_module(ctx: Ctx, ops: OpsUser, module_id: ItemId, body: s.ModuleUpdate) -> s.ModuleChanged:
+    """Change a module's title, validity or pass score; every provider is re-evaluated (ops)."""
+    given = body.model_fields_set
+    module, changed = await service.update_module(
+        ctx,
+        ops,
+        module_id,
+        title=body.title,
+        validity_days=body.validity_days if "validity_days" in given else service.UNSET,
+        min_score=body.min_score if "min_score" in given else service.UNSET,
+    )
+    return s.ModuleChanged(module=s.ModuleRead.model_validate(module), providers_changed=changed)
+
+
 @trainings.put("/requirements/{category}")
 async def set_requirements(
     ctx: Ctx, ops: OpsUser, category: Annotated[str, Path(max_length=30)], body: s.RequirementsUpdate

@@ -260,6 +260,14 @@ class ModuleCreate(Strict):
     min_score: int | None = Field(default=None, ge=0, le=100)
 
 
+class ModuleUpdate(Strict):
+    """Only the fields given change; `null` removes a validity or a pass score."""
+
+    title: Text | None = None
+    validity_days: int | None = Field(default=None, gt=0, le=3650)
+    min_score: int | None = Field(default=None, ge=0, le=100)
+
+
 class ModuleRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -268,6 +276,11 @@ class ModuleRead(BaseModel):
     title: str
     validity_days: int | None
     min_score: int | None
+
+
+class ModuleChanged(BaseModel):
+    module: ModuleRead
+    providers_changed: int
 
 
 class TrainingCatalogue(BaseModel):

@@ -754,6 +754,47 @@ async def create_module(
     return module
 
 
+UNSET: object = object()
+
+
+async def update_module(
+    ctx: Context,
+    ops: Principal,
+    module_id: str,
+    *,
+    title: str | None = None,
+    validity_days: int | None | object = UNSET,
+    min_score: int | None | object = UNSET,
+) -> tuple[m.TrainingModule, int]:
+    """Change a module's title, validity or pass score; every vetted provider is re-evaluated."""
+    async with ctx.database.unit_of_work() as uow:
+        repo = ProviderRepository(uow.session)
+        module = await repo.module(module_id)
+        if module is None:
+            raise NotFound("training module not found")
+        now = ctx.clock()
+        if title is not None:
+            module.title = title
+        if validity_days is not UNSET:
+            module.validity_days = validity_days  # type: ignore[assignment]
+        if min_score is not UNSET:
+            module.min_score = min_score  # type: ignore[assignment]
+        repo.audit(
+            now,
+            ops.subject,
+            "module_changed",
+            details={
+                "module_id": module.id,
+                "validity_days": module.validity_days,
+                "min_score": module.min_score,
+            },
+        )
+        await repo.flush()
+        changed = await _reevaluate_all(uow, repo, ctx, f"training module {module.code} changed", now)
+        await uow.commit()
+    return module, changed
+
+
 async def list_modules(ctx: Context) -> tuple[Sequence[m.TrainingModule], dict[str, list[str]]]:
     """Return the modules and the modules required per category."""
     async with read_only(ctx.database) as uow:

@@ -110,6 +110,7 @@ def endpoints(h: Harness) -> list[tuple[str, str, dict[str, Any], dict[str, str]
             h.ops,
         ),
         ("PATCH", "/v1/bonus-rules/b1", {"is_active": True}, h.ops),
+        ("PATCH", "/v1/trainings/modules/m1", {"title": "t", "validity_days": 3, "min_score": 5}, h.ops),
         ("POST", "/v1/providers/p1/offboard", reason, h.ops),
     ]
 

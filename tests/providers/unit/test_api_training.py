@@ -184,3 +184,36 @@ class TestDocuments:
         ).json()
         foreign = await h.check("p1", "identity", document_id=document["id"])
         assert foreign.status_code == 404
+
+
+class TestModuleChange:
+    async def test_shorter_validity_reevaluates_everyone(self, h: Harness) -> None:
+        module_id = await make_module(h, validity_days=365)
+        await require(h, "cleaning", module_id)
+        assert (await h.apply("p1")).status_code == 201
+        await h.vet("p1")
+        await complete(h, "p1", module_id)
+        await h.http.post("/v1/vetting/p1/approve", json={}, headers=h.ops)
+        h.clock.advance(days=20)
+        response = await h.http.patch(
+            f"/v1/trainings/modules/{module_id}", json={"validity_days": 10}, headers=h.ops
+        )
+        assert response.status_code == 200
+        assert response.json()["providers_changed"] == 1 and response.json()["module"]["validity_days"] == 10
+        assert (await h.http.get("/v1/providers/p1", headers=h.ops)).json()["status"] == "suspended"
+        # null removes the validity: qualified again
+        response = await h.http.patch(
+            f"/v1/trainings/modules/{module_id}", json={"validity_days": None}, headers=h.ops
+        )
+        assert response.json()["providers_changed"] == 1
+        assert (await h.http.get("/v1/providers/p1", headers=h.ops)).json()["status"] == "active"
+
+    async def test_refusals(self, h: Harness) -> None:
+        assert (await h.http.patch("/v1/trainings/modules/nope", json={}, headers=h.ops)).status_code == 404
+        module_id = await make_module(h)
+        me = h.tokens.provider("p1")
+        assert (
+            await h.http.patch(f"/v1/trainings/modules/{module_id}", json={}, headers=me)
+        ).status_code == 403
+        bad = await h.http.patch(f"/v1/trainings/modules/{module_id}", json={"min_score": 101}, headers=h.ops)
+        assert bad.status_code == 422
