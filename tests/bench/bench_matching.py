@@ -111,17 +111,19 @@ def run_greedy(orders: Sequence[OrderRequest], providers: Sequence[ProviderState
     problem = make_problem(orders, providers, Weights(1.0, 0.0, 0.0, 0.0, 0.0))
     grid = GridIndex(problem, default_base_km(problem, 32))
     n = len(problem.orders)
-    found = generate(problem, grid, np.arange(n, dtype=np.int64), k=32, pool=32)
+    found = generate(problem, grid, np.arange(n, dtype=np.int64), pool=32)
+    order = np.lexsort((found.pairs.pi, found.pairs.travel, found.pairs.oi))
     lists: dict[int, list[int]] = {}
-    for o, p in zip(found.pairs.oi.tolist(), found.pairs.pi.tolist(), strict=True):
+    for o, p in zip(found.pairs.oi[order].tolist(), found.pairs.pi[order].tolist(), strict=True):
         lists.setdefault(o, []).append(p)
     taken = np.zeros(len(problem.providers), bool)
     chosen: list[tuple[str, str]] = []
     for o in range(n):
         pick = next((p for p in lists.get(o, []) if not taken[p]), None)
         if pick is None and found.truncated[o]:
-            wider = generate(problem, grid, np.array([o], np.int64), k=10**6, pool=10**6)
-            pick = next((int(p) for p in wider.pairs.pi if not taken[p]), None)
+            wider = generate(problem, grid, np.array([o], np.int64), pool=10**9)
+            nearest = wider.pairs.pi[np.lexsort((wider.pairs.pi, wider.pairs.travel))]
+            pick = next((int(p) for p in nearest if not taken[p]), None)
         if pick is not None:
             taken[pick] = True
             chosen.append((problem.orders[o].id, problem.providers[pick].id))
@@ -190,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rich.progress import Progress
     from rich.table import Table
 
-    console = Console()
+    console = Console(width=150)
     cases = ([(400, 1000, "normal"), (400, 440, "tight"), (2000, 5000, "normal")] if args.quick
              else [(2000, 5000, "normal"), (2000, 2200, "tight"), (20000, 50000, "normal")])
     places = load_places(args.csv)
@@ -232,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "time_vs_baseline": round(outcome.wall_s / outcomes[exact].wall_s, 4),
                 }
                 record.update({k: v for k, v in outcome.extra.items()
-                               if isinstance(v, int | float | list)})
+                               if isinstance(v, int | float | list) and k not in record})
                 records.append(record)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "matching.json").write_text(json.dumps(records, indent=2))

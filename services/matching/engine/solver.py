@@ -39,8 +39,8 @@ WIDEN_ROUNDS = 3
 WIDEN_FACTOR = 4
 MAX_PRICING_ROUNDS = 30
 ENTERING_PER_ORDER = 6
-# Stop adding pairs once a round improves the total by less than this share (0.002%).
-PRICING_TOLERANCE = 2e-5
+# Stop adding pairs once a round improves the total by less than this share (0.01%).
+PRICING_TOLERANCE = 1e-4
 
 
 def solve(
