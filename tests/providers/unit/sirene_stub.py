@@ -74,7 +74,9 @@ class SireneStub:
 
     @contextmanager
     def running(self) -> Iterator[SireneStub]:
-        thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         thread.start()
         try:
             yield self

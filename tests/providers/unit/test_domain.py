@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.providers import domain as d
 from services.providers.domain import (
@@ -220,3 +222,35 @@ def test_document_expiring_soon_is_a_renewal_notice() -> None:
     assert result.qualified == ("cleaning",)
     (notice,) = result.notices
     assert (notice.item, notice.action) == ("insurance", "renew") and "expires on" in notice.reason
+
+
+KINDS = ["identity", "right_to_work", "siret", "insurance", "criminal_record"]
+CATS = ["cleaning", "childcare", "gardening"]
+
+
+@given(
+    present=st.sets(st.sampled_from(KINDS)),
+    categories=st.lists(st.sampled_from(CATS), min_size=1, max_size=3, unique=True),
+    extra=st.sampled_from(KINDS),
+)
+def test_adding_a_passed_check_never_removes_a_qualification(
+    present: set[str], categories: list[str], extra: str
+) -> None:
+    def run(kinds: set[str]) -> d.Evaluation:
+        checks = [
+            passed(
+                k,
+                expires_in=365 if k == "insurance" else None,
+                category="childcare" if k == "criminal_record" else None,
+            )
+            for k in kinds
+        ]
+        return d.evaluate(
+            categories=categories, checks=checks, requirements={}, completions=[], policy=policy(), now=NOW
+        )
+
+    before, after = run(present), run(present | {extra})
+    assert set(before.qualified) <= set(after.qualified) <= set(categories)
+    assert (not after.qualified) == bool(after.general_blockers) or all(
+        after.blockers_of(c) for c in categories
+    )
