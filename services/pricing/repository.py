@@ -59,6 +59,16 @@ class PricingRepository:
             .limit(1)
         )
 
+    async def version_in_force(self, at: datetime) -> int | None:
+        """Return the number of the version in force at `at` (without loading its cells)."""
+        value = await self.session.scalar(
+            select(GridRow.version)
+            .where(GridRow.version.is_not(None), GridRow.effective_at <= at)
+            .order_by(GridRow.version.desc())
+            .limit(1)
+        )
+        return int(value) if value is not None else None
+
     async def grids_using_zone(self, code: str) -> list[GridRow]:
         rows = (await self.session.scalars(select(GridRow))).all()
         return [r for r in rows if any(c.get("zone") == code for c in r.cells)]

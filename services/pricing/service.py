@@ -96,14 +96,16 @@ class PricingService:
         # Published versions are immutable: their parsed cells can be kept for quoting.
         self._published: dict[int, Grid] = {}
 
-    def published_grid(self, row: GridRow) -> Grid:
-        """Return a published version's grid, parsed once."""
-        assert row.version is not None
-        grid = self._published.get(row.version)
-        if grid is None or len(self._published) > 256:
-            if len(self._published) > 256:
+    async def published_grid(self, repo: PricingRepository, version: int) -> Grid:
+        """Return a published version's grid, parsed once (published versions never change)."""
+        grid = self._published.get(version)
+        if grid is None:
+            row = await repo.grid_version(version)
+            if row is None:
+                raise GridNotFound(f"no published version {version}")
+            if len(self._published) >= 256:
                 self._published.clear()
-            grid = self._published[row.version] = grid_of(row)
+            grid = self._published[version] = grid_of(row)
         return grid
 
     # ---------------------------------------------------------------- zones
@@ -618,10 +620,10 @@ class PricingService:
             zone = resolve_postcode(postcode, [zone_of(r) for r in await repo.zones()])
             if zone is None:
                 raise Invalid(f"unknown zone: postcode {postcode} is not served", field=zone_field)
-            grid_row = await repo.grid_in_force(now)
-            if grid_row is None or grid_row.version is None:
+            version = await repo.version_in_force(now)
+            if version is None:
                 raise Unavailable("no price grid is in force yet")
-            cell = self.published_grid(grid_row).cell(category, zone.code)
+            cell = (await self.published_grid(repo, version)).cell(category, zone.code)
             if cell is None:
                 raise Invalid(f"{category} is not offered in zone {zone.code}", field="category")
             price = price_mission(
@@ -639,7 +641,7 @@ class PricingService:
                 price_cents=price.price_cents,
                 payout_cents=price.payout_cents,
                 commission_cents=price.commission_cents,
-                grid_version=grid_row.version,
+                grid_version=version,
                 quoted_at=now,
                 expires_at=now + timedelta(minutes=self.settings.quote_ttl_min),
                 client_id=client_id,
