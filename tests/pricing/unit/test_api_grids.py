@@ -180,8 +180,17 @@ class TestConsultation:
         mine = (await pricing.client.get(f"/v1/price-grids/{v2['id']}/comments", headers=PROVIDER)).json()
         assert [c["body"] for c in mine] == ["Travel in the centre is slow"]
         # after the notice period the new version is in force; consultation closes
+        body = {
+            "category": "cleaning",
+            "postcode": "75001",
+            "start_at": "2026-12-27T09:00:00Z",
+            "duration_min": 60,
+        }
+        assert (await pricing.client.post("/v1/quotes", json=body)).json()["grid_version"] == 1
         pricing.clock.advance(days=7)
         assert (await pricing.client.get("/v1/price-grids/current", headers=OPS)).json()["version"] == 2
+        quote = (await pricing.client.post("/v1/quotes", json=body)).json()
+        assert quote["grid_version"] == 2 and quote["breakdown"]["base_cents"] == 2900
         r = await pricing.client.post(
             f"/v1/price-grids/{v2['id']}/comments", json={"body": "late"}, headers=PROVIDER
         )
@@ -196,6 +205,14 @@ class TestConsultation:
         v2 = (await publish(pricing.client, grid["id"])).json()
         assert v2["state"] == "published" and v2["payout_decreases"] == []
         assert (await pricing.client.get("/v1/price-grids/current", headers=OPS)).json()["version"] == 2
+        body = {
+            "category": "cleaning",
+            "postcode": "75001",
+            "start_at": "2026-11-27T09:00:00Z",
+            "duration_min": 60,
+        }
+        quote = (await pricing.client.post("/v1/quotes", json=body)).json()
+        assert quote["grid_version"] == 2 and quote["breakdown"]["base_cents"] == 3300
 
     async def test_notice_period_is_a_setting(self, pricing: Pricing) -> None:
         pricing.component.settings.notice_period_days = 14
