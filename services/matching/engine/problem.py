@@ -15,7 +15,7 @@ from decimal import Decimal
 import numpy as np
 import numpy.typing as npt
 
-from services.matching.engine.calendar import Busy, Interval, fit_mission, minutes_from
+from services.matching.engine.calendar import Busy, Fit, Interval, fit_mission, minutes_from
 from services.matching.engine.calendar import schedule_intervals as _schedule_intervals
 from services.matching.engine.model import (
     FloorPolicy,
@@ -285,7 +285,7 @@ class Problem:
                       reputation, fairness, preference, cost)
         return pairs, codes
 
-    def _fit(self, o: int, p: int):  # type: ignore[no-untyped-def]
+    def _fit(self, o: int, p: int) -> Fit | None:
         """Fit order o into provider p's calendar (the per-pair path)."""
         provider = self.providers[p]
         zone = self.orders[o].zone
