@@ -31,11 +31,11 @@ from services.providers.service import (
     load_own,
     new_id,
     read_only,
-    record_decision,
     reevaluate,
     standing_of,
 )
 from services.providers.signing import ALGORITHM, RecordSigner, canonical_json
+from services.providers.vetting import record_decision
 from services.providers.watch import DependencyWatch, TurnoverWatch, dependency_watch, turnover_watch
 from shared.auth import Principal
 from shared.db import UnitOfWork

@@ -10,9 +10,10 @@ from services.providers.config import ProvidersSettings
 from services.providers.handlers import build_router
 from services.providers.models import Base
 from services.providers.routes import ROUTERS
-from services.providers.service import Context, run_expiry_check
+from services.providers.service import Context
 from services.providers.signing import RecordSigner
 from services.providers.sirene import SireneClient
+from services.providers.training import run_expiry_check
 from shared.app import create_app
 from shared.bus.base import Subscription
 from shared.component import Component, Runtime

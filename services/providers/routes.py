@@ -8,14 +8,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
-from services.providers import activity, service
+from services.providers import activity, service, training
 from services.providers import models as m
 from services.providers import schemas as s
+from services.providers import vetting as vetting_uc
 from services.providers.availability import Slot
 from services.providers.domain import Evaluation, ProviderStatus
-from services.providers.service import ApplicationData, CheckData, Context
+from services.providers.service import ApplicationData, Context
 from services.providers.signing import ALGORITHM, RecordSigner
 from services.providers.siret import vat_number
+from services.providers.vetting import CheckData
 from shared.auth import CurrentPrincipal, OpsUser, ProviderOrOps, ProviderUser
 from shared.errors import Invalid
 
@@ -204,7 +206,7 @@ async def get_qualifications(
 @providers.get("/{provider_id}/checks")
 async def get_checks(ctx: Ctx, principal: ProviderOrOps, provider_id: ProviderId) -> list[s.CheckRead]:
     """Return the vetting checks recorded about a provider."""
-    return [s.CheckRead.model_validate(c) for c in await service.list_checks(ctx, principal, provider_id)]
+    return [s.CheckRead.model_validate(c) for c in await vetting_uc.list_checks(ctx, principal, provider_id)]
 
 
 @providers.post("/{provider_id}/documents", status_code=201)
@@ -212,7 +214,7 @@ async def submit_document(
     ctx: Ctx, principal: ProviderUser, provider_id: ProviderId, body: s.DocumentCreate
 ) -> s.DocumentRead:
     """Submit a document (e.g. a renewed certificate) for ops to check."""
-    document = await service.submit_document(
+    document = await vetting_uc.submit_document(
         ctx,
         principal,
         provider_id,
@@ -227,7 +229,7 @@ async def submit_document(
 @providers.get("/{provider_id}/documents")
 async def get_documents(ctx: Ctx, principal: ProviderOrOps, provider_id: ProviderId) -> list[s.DocumentRead]:
     """Return the documents a provider submitted and whether they were checked."""
-    rows = await service.list_documents(ctx, principal, provider_id)
+    rows = await vetting_uc.list_documents(ctx, principal, provider_id)
     return [s.DocumentRead.model_validate(d) for d in rows]
 
 
@@ -274,7 +276,7 @@ async def update_position(
 @providers.post("/{provider_id}/suspend")
 async def suspend(ctx: Ctx, ops: OpsUser, provider_id: ProviderId, body: s.DecisionCreate) -> s.ProviderRead:
     """Suspend a provider: a person's decision with a written reason (ops)."""
-    await service.suspend(ctx, ops, provider_id, body.reason)
+    await vetting_uc.suspend(ctx, ops, provider_id, body.reason)
     return await read_provider(ctx, ops, provider_id)
 
 
@@ -283,14 +285,14 @@ async def reinstate(
     ctx: Ctx, ops: OpsUser, provider_id: ProviderId, body: s.DecisionCreate
 ) -> s.ProviderRead:
     """Lift a suspension with a written reason (ops)."""
-    await service.reinstate(ctx, ops, provider_id, body.reason)
+    await vetting_uc.reinstate(ctx, ops, provider_id, body.reason)
     return await read_provider(ctx, ops, provider_id)
 
 
 @providers.post("/{provider_id}/offboard")
 async def offboard(ctx: Ctx, ops: OpsUser, provider_id: ProviderId, body: s.DecisionCreate) -> s.ProviderRead:
     """End the relationship with a provider, with a written reason (ops)."""
-    await service.offboard(ctx, ops, provider_id, body.reason)
+    await vetting_uc.offboard(ctx, ops, provider_id, body.reason)
     return await read_provider(ctx, ops, provider_id)
 
 
@@ -298,7 +300,7 @@ async def offboard(ctx: Ctx, ops: OpsUser, provider_id: ProviderId, body: s.Deci
 async def get_decisions(ctx: Ctx, principal: ProviderOrOps, provider_id: ProviderId) -> list[s.DecisionRead]:
     """Return every decision about the account with who took it and why."""
     return [
-        s.DecisionRead.model_validate(d) for d in await service.list_decisions(ctx, principal, provider_id)
+        s.DecisionRead.model_validate(d) for d in await vetting_uc.list_decisions(ctx, principal, provider_id)
     ]
 
 
@@ -307,14 +309,14 @@ async def request_review(
     ctx: Ctx, principal: ProviderUser, provider_id: ProviderId, body: s.ReviewCreate
 ) -> s.ReviewRead:
     """Ask a person to review a decision; the answer is due within the review deadline."""
-    review = await service.request_review(ctx, principal, provider_id, body.decision_id, body.message)
+    review = await vetting_uc.request_review(ctx, principal, provider_id, body.decision_id, body.message)
     return review_read(review, ctx)
 
 
 @providers.get("/{provider_id}/reviews")
 async def get_reviews(ctx: Ctx, principal: ProviderOrOps, provider_id: ProviderId) -> list[s.ReviewRead]:
     """Return your review requests with their deadline (shown overdue when late)."""
-    return [review_read(r, ctx) for r in await service.list_reviews(ctx, principal, provider_id)]
+    return [review_read(r, ctx) for r in await vetting_uc.list_reviews(ctx, principal, provider_id)]
 
 
 @providers.post("/{provider_id}/trainings", status_code=201)
@@ -322,7 +324,7 @@ async def record_completion(
     ctx: Ctx, principal: ProviderOrOps, provider_id: ProviderId, body: s.CompletionCreate
 ) -> s.CompletionRead:
     """Record a completed training module with its date and score."""
-    completion = await service.record_completion(
+    completion = await training.record_completion(
         ctx, principal, provider_id, body.module_id, body.completed_at, body.score
     )
     return s.CompletionRead.model_validate(completion)
@@ -335,7 +337,7 @@ async def get_completions(
     """Return a provider's completed trainings."""
     return [
         s.CompletionRead.model_validate(c)
-        for c in await service.list_completions(ctx, principal, provider_id)
+        for c in await training.list_completions(ctx, principal, provider_id)
     ]
 
 
@@ -483,20 +485,20 @@ async def audit(
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> list[s.AuditRead]:
     """Read the append-only audit log, newest first (ops)."""
-    return [s.AuditRead.model_validate(e) for e in await service.list_audit(ctx, provider_id, limit)]
+    return [s.AuditRead.model_validate(e) for e in await vetting_uc.list_audit(ctx, provider_id, limit)]
 
 
 @vetting.get("/reviews")
 async def reviews(ctx: Ctx, _: OpsUser, overdue_only: bool = False) -> list[s.ReviewRead]:
     """List review requests by deadline; overdue ones are flagged (ops)."""
-    rows = [review_read(r, ctx) for r in await service.list_reviews(ctx, _, None)]
+    rows = [review_read(r, ctx) for r in await vetting_uc.list_reviews(ctx, _, None)]
     return [r for r in rows if r.is_overdue] if overdue_only else rows
 
 
 @vetting.get("/documents")
 async def pending_documents(ctx: Ctx, ops: OpsUser) -> list[s.DocumentRead]:
     """List submitted documents waiting for a check, oldest first (ops)."""
-    rows = await service.list_documents(ctx, ops, None, "pending")
+    rows = await vetting_uc.list_documents(ctx, ops, None, "pending")
     return [s.DocumentRead.model_validate(d) for d in rows]
 
 
@@ -510,47 +512,47 @@ async def open_recommendations(ctx: Ctx, _: OpsUser) -> list[s.RecommendationRea
 @vetting.post("/reviews/{review_id}/answer")
 async def answer_review(ctx: Ctx, ops: OpsUser, review_id: ItemId, body: s.ReviewAnswer) -> s.ReviewRead:
     """Answer a review request in writing (ops)."""
-    return review_read(await service.answer_review(ctx, ops, review_id, body.answer, body.outcome), ctx)
+    return review_read(await vetting_uc.answer_review(ctx, ops, review_id, body.answer, body.outcome), ctx)
 
 
 @vetting.post("/expiry-check")
 async def expiry_check(ctx: Ctx, _: OpsUser) -> s.ExpiryRun:
     """Run the expiry check now (it also runs periodically)."""
-    return s.ExpiryRun(providers_changed=await service.run_expiry_check(ctx))
+    return s.ExpiryRun(providers_changed=await training.run_expiry_check(ctx))
 
 
 @vetting.post("/{provider_id}/start-review")
 async def start_review(ctx: Ctx, ops: OpsUser, provider_id: ProviderId) -> s.ProviderRead:
     """Move an application into review (ops)."""
-    await service.start_review(ctx, ops, provider_id)
+    await vetting_uc.start_review(ctx, ops, provider_id)
     return await read_provider(ctx, ops, provider_id)
 
 
 @vetting.post("/{provider_id}/checks", status_code=201)
 async def record_check(ctx: Ctx, ops: OpsUser, provider_id: ProviderId, body: s.CheckCreate) -> s.CheckRead:
     """Record one check with its evidence and outcome (ops)."""
-    check = await service.record_check(ctx, ops, provider_id, CheckData(**body.model_dump()))
+    check = await vetting_uc.record_check(ctx, ops, provider_id, CheckData(**body.model_dump()))
     return s.CheckRead.model_validate(check)
 
 
 @vetting.post("/{provider_id}/registry-check")
 async def registry_check(ctx: Ctx, ops: OpsUser, provider_id: ProviderId) -> s.ProviderRead:
     """Ask the company registry (INSEE Sirene) whether the company is active (ops)."""
-    await service.check_registry(ctx, ops, provider_id)
+    await vetting_uc.check_registry(ctx, ops, provider_id)
     return await read_provider(ctx, ops, provider_id)
 
 
 @vetting.post("/{provider_id}/approve")
 async def approve(ctx: Ctx, ops: OpsUser, provider_id: ProviderId, body: s.ApproveCreate) -> s.ProviderRead:
     """Approve an application whose checks all passed; it becomes active once a category is met."""
-    await service.approve(ctx, ops, provider_id, body.reason or "all checks passed")
+    await vetting_uc.approve(ctx, ops, provider_id, body.reason or "all checks passed")
     return await read_provider(ctx, ops, provider_id)
 
 
 @vetting.post("/{provider_id}/reject")
 async def reject(ctx: Ctx, ops: OpsUser, provider_id: ProviderId, body: s.DecisionCreate) -> s.ProviderRead:
     """Reject an application with a written reason (ops)."""
-    await service.reject(ctx, ops, provider_id, body.reason)
+    await vetting_uc.reject(ctx, ops, provider_id, body.reason)
     return await read_provider(ctx, ops, provider_id)
 
 
@@ -560,7 +562,7 @@ async def reject(ctx: Ctx, ops: OpsUser, provider_id: ProviderId, body: s.Decisi
 @trainings.get("/modules")
 async def catalogue(ctx: Ctx, _: CurrentPrincipal) -> s.TrainingCatalogue:
     """Return the training modules and which ones each category requires."""
-    modules, required = await service.list_modules(ctx)
+    modules, required = await training.list_modules(ctx)
     return s.TrainingCatalogue(
         modules=[s.ModuleRead.model_validate(x) for x in modules], requirements=required
     )
@@ -569,7 +571,7 @@ async def catalogue(ctx: Ctx, _: CurrentPrincipal) -> s.TrainingCatalogue:
 @trainings.post("/modules", status_code=201)
 async def create_module(ctx: Ctx, ops: OpsUser, body: s.ModuleCreate) -> s.ModuleRead:
     """Define a training module with its validity and pass score (ops)."""
-    module = await service.create_module(ctx, ops, body.code, body.title, body.validity_days, body.min_score)
+    module = await training.create_module(ctx, ops, body.code, body.title, body.validity_days, body.min_score)
     return s.ModuleRead.model_validate(module)
 
 
@@ -577,7 +579,7 @@ async def create_module(ctx: Ctx, ops: OpsUser, body: s.ModuleCreate) -> s.Modul
 async def update_module(ctx: Ctx, ops: OpsUser, module_id: ItemId, body: s.ModuleUpdate) -> s.ModuleChanged:
     """Change a module's title, validity or pass score; every provider is re-evaluated (ops)."""
     given = body.model_fields_set
-    module, changed = await service.update_module(
+    module, changed = await training.update_module(
         ctx,
         ops,
         module_id,
@@ -593,7 +595,7 @@ async def set_requirements(
     ctx: Ctx, ops: OpsUser, category: Annotated[str, Path(max_length=30)], body: s.RequirementsUpdate
 ) -> s.RequirementsChanged:
     """Set the modules a category requires; every provider is re-evaluated (ops)."""
-    changed = await service.set_requirements(ctx, ops, category, body.module_ids)
+    changed = await training.set_requirements(ctx, ops, category, body.module_ids)
     return s.RequirementsChanged(category=category, module_ids=body.module_ids, providers_changed=changed)
 
 

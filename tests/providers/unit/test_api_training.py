@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from services.providers.config import ProvidersSettings
-from services.providers.service import run_expiry_check
+from services.providers.training import run_expiry_check
 from shared.db import wait_for
 from tests.providers.unit.conftest import Harness
 
