@@ -15,9 +15,13 @@ import numpy as np
 from services.matching.engine.problem import BoolArray, IntArray, Pairs, Problem
 
 LEVEL_STEP = 2**0.5
-FEASIBLE_SHARE = 0.5  # a guess of the share of nearby providers that pass every filter
-_SHIFT = np.int64(1 << 31)
-_OFFSET = np.int64(1 << 30)
+FEASIBLE_SHARE = 0.8  # a guess of the share of nearby qualified providers that pass every filter
+MAX_PAIRS_PER_CHUNK = 2_000_000  # bounds the memory of one evaluation
+# Cell keys: category * 2**42 + column * 2**21 + row, so that the providers of one category
+# in three vertically adjacent cells are one range of the sorted keys.
+_SHIFT = np.int64(1 << 21)
+_CATEGORY = np.int64(1 << 42)
+_OFFSET = np.int64(1 << 19)
 
 
 @dataclass
@@ -36,33 +40,53 @@ class GridIndex:
         self.problem = problem
         self.base_km = base_km
         self._levels: dict[int, tuple[IntArray, IntArray]] = {}
+        # One entry per (category, provider): an order only looks at its own category.
+        if problem.category_codes is None:
+            self.entry_provider = np.arange(len(problem.providers), dtype=np.int64)
+            self.entry_category = np.zeros(len(problem.providers), np.int64)
+            self.order_category = np.zeros(len(problem.orders), np.int64)
+        else:
+            holders = [np.flatnonzero(problem.p_cat & (1 << c))
+                       for c in range(len(problem.category_codes))]
+            self.entry_provider = np.concatenate([np.zeros(0, np.int64), *holders])
+            self.entry_category = np.repeat(np.arange(len(holders), dtype=np.int64),
+                                            [len(h) for h in holders])
+            self.order_category = np.log2(np.maximum(problem.o_cat, 1)).astype(np.int64)
 
     def cell_km(self, level: int) -> float:
         """Return the side of a cell at a level (each level sqrt(2) times the one below)."""
         return self.base_km * LEVEL_STEP**level
 
-    def _keys(self, x: np.ndarray, y: np.ndarray, level: int) -> tuple[IntArray, IntArray]:
+    def _keys(self, x: np.ndarray, y: np.ndarray, category: IntArray, level: int
+              ) -> tuple[IntArray, IntArray]:
+        """Return (category and column part, row) of the cell keys of points."""
         size = self.cell_km(level)
         ix = np.floor(x / size).astype(np.int64) + _OFFSET
         iy = np.floor(y / size).astype(np.int64) + _OFFSET
-        return ix, iy
+        return category * _CATEGORY + ix * _SHIFT, iy
+
+    def _order_keys(self, orders: IntArray, level: int) -> tuple[IntArray, IntArray]:
+        return self._keys(self.problem.o_x[orders], self.problem.o_y[orders],
+                          self.order_category[orders], level)
 
     def level(self, level: int) -> tuple[IntArray, IntArray]:
         """Return (sorted keys, provider indices in key order) at a level."""
         if level not in self._levels:
-            ix, iy = self._keys(self.problem.p_x, self.problem.p_y, level)
-            keys = ix * _SHIFT + iy
+            p = self.entry_provider
+            column, iy = self._keys(self.problem.p_x[p], self.problem.p_y[p],
+                                    self.entry_category, level)
+            keys = column + iy
             order = np.argsort(keys, kind="stable")
-            self._levels[level] = (keys[order], order.astype(np.int64))
+            self._levels[level] = (keys[order], p[order])
         return self._levels[level]
 
     def neighbourhood_counts(self, orders: IntArray, level: int) -> IntArray:
         """Return how many providers the 3 x 3 cells around each order hold."""
         keys, _ = self.level(level)
-        ix, iy = self._keys(self.problem.o_x[orders], self.problem.o_y[orders], level)
+        column, iy = self._order_keys(orders, level)
         total = np.zeros(len(orders), np.int64)
         for dx in (-1, 0, 1):
-            low_key = (ix + dx) * _SHIFT + iy - 1
+            low_key = column + dx * _SHIFT + iy - 1
             total += np.searchsorted(keys, low_key + 2, side="right")
             total -= np.searchsorted(keys, low_key, side="left")
         return total
@@ -70,12 +94,12 @@ class GridIndex:
     def neighbourhood_pairs(self, orders: IntArray, level: int) -> tuple[IntArray, IntArray]:
         """Return (order, provider) index pairs for every provider in the 3 x 3 cells of each order."""
         keys, providers = self.level(level)
-        ix, iy = self._keys(self.problem.o_x[orders], self.problem.o_y[orders], level)
+        column, iy = self._order_keys(orders, level)
         o_parts: list[IntArray] = []
         p_parts: list[IntArray] = []
         for dx in (-1, 0, 1):
             # One range per column of three cells: keys of (ix+dx, iy-1..iy+1) are consecutive.
-            low_key = (ix + dx) * _SHIFT + iy - 1
+            low_key = column + dx * _SHIFT + iy - 1
             lo = np.searchsorted(keys, low_key, side="left")
             hi = np.searchsorted(keys, low_key + 2, side="right")
             counts = hi - lo
@@ -124,8 +148,13 @@ def generate(problem: Problem, grid: GridIndex, orders: IntArray, *, pool: int) 
     while len(pending):
         covers_all = grid.cell_km(level) * 0.995 >= max_reach
         # Evaluate an order only once its cells hold enough providers to hope for the pool.
-        ready = pending if covers_all else pending[grid.neighbourhood_counts(pending, level) >= need]
-        for chunk in np.array_split(ready, max(1, len(ready) // 4096)):
+        around = grid.neighbourhood_counts(pending, level)
+        ready = pending if covers_all else pending[around >= need]
+        around = around if covers_all else around[around >= need]
+        bounds = np.searchsorted(np.cumsum(around),
+                                 np.arange(MAX_PAIRS_PER_CHUNK, int(around.sum()) + 1,
+                                           MAX_PAIRS_PER_CHUNK))
+        for chunk in np.split(ready, np.unique(np.maximum(bounds, 1))):
             if not len(chunk):
                 continue
             oi, pi = grid.neighbourhood_pairs(chunk, level)

@@ -40,15 +40,10 @@ class Pairs:
 
     oi: IntArray
     pi: IntArray
-    dist_km: FloatArray
     travel: FloatArray
     start: FloatArray
     late: FloatArray
     supplement: IntArray
-    hourly: IntArray
-    reputation: FloatArray
-    fairness: FloatArray
-    preference: FloatArray
     cost: FloatArray
 
     def __len__(self) -> int:
@@ -74,7 +69,7 @@ class Pairs:
     def empty() -> Pairs:
         """Return no pairs."""
         i, f = np.zeros(0, np.int64), np.zeros(0, np.float64)
-        return Pairs(i, i, f, f, f, f, i, i, f, f, f, f)
+        return Pairs(i, i, f, f, f, i, f)
 
 
 class Problem:
@@ -103,6 +98,7 @@ class Problem:
         codes = sorted({o.category for o in self.orders} | {c for p in self.providers for c in p.categories})
         bit = {c: 1 << i for i, c in enumerate(codes)} if len(codes) <= 62 else None
         self._category_bit = bit
+        self.category_codes: list[str] | None = codes if bit else None
         self.o_cat = np.array([bit[o.category] if bit else 0 for o in self.orders], np.int64)
         self.p_cat = np.array(
             [sum(bit[c] for c in p.categories) if bit else 0 for p in self.providers], np.int64
@@ -267,7 +263,7 @@ class Problem:
             if codes is not None:
                 codes[idx] = FAIL_FLOOR
             idx, oi, pi, dist = idx[keep], oi[keep], pi[keep], dist[keep]
-            travel, start, late, hourly = travel[keep], start[keep], late[keep], hourly[keep]
+            travel, start, late = travel[keep], start[keep], late[keep]
         else:
             rate = float(fair_pay.contribution_rate)
             needed = floor_cents * minutes / 60.0 / (1.0 - rate) - self.o_payout[oi]
@@ -281,8 +277,7 @@ class Problem:
         preference = np.where(self.o_pref[oi] == pi, -self.limits.preferred_bonus, 0.0)
         cost = (w.travel * travel + w.lateness * late + reputation + fairness
                 + w.supplement * supplement / 100.0 + preference)
-        pairs = Pairs(oi, pi, dist, travel, start, late, supplement, hourly,
-                      reputation, fairness, preference, cost)
+        pairs = Pairs(oi, pi, travel, start, late, supplement, cost)
         return pairs, codes
 
     def _fit(self, o: int, p: int) -> Fit | None:

@@ -39,6 +39,7 @@ WIDEN_ROUNDS = 3
 WIDEN_FACTOR = 4
 MAX_PRICING_ROUNDS = 30
 ENTERING_PER_ORDER = 6
+MAX_DIAGNOSED_PAIRS = 2_000_000
 # Stop adding pairs once a round improves the total by less than this share (0.01%).
 PRICING_TOLERANCE = 1e-4
 
@@ -86,7 +87,7 @@ def solve(
     n = len(open_orders)
     stats: dict[str, float] = {"orders": float(n), "providers": float(len(provider_list))}
     if n == 0 or not provider_list:
-        reasons = _diagnose(problem, np.arange(n, dtype=np.int64), None) if n else {}
+        reasons = _diagnose(problem, np.arange(n, dtype=np.int64)) if n else {}
         return BatchResult([], reasons, [o.id for o in pinned], stats)
 
     grid = GridIndex(problem, default_base_km(problem, pool))
@@ -95,7 +96,7 @@ def solve(
     truncated = found.truncated
     stats["candidates_s"] = time.perf_counter() - started
 
-    in_graph = _short_lists(candidates, n, max_candidates, _threshold(problem))
+    in_graph = _short_lists(problem, candidates, max_candidates, _threshold(problem))
     stats["pricing_rounds"] = 0.0
     for widening in range(WIDEN_ROUNDS + 1):
         in_graph, chosen = _price_and_solve(problem, candidates, in_graph, stats)
@@ -176,16 +177,16 @@ def _threshold(problem: Problem) -> float:
     return float(np.quantile(scores, share))
 
 
-def _short_lists(pairs: Pairs, n: int, k: int, threshold: float) -> np.ndarray:
+def _short_lists(problem: Problem, pairs: Pairs, k: int, threshold: float) -> np.ndarray:
     """Mark each order's k cheapest pairs (at approximate prices) and k nearest: the first graph."""
     marked = np.zeros(len(pairs), bool)
     if not len(pairs):
         return marked
-    counts = np.bincount(pairs.oi, minlength=n)
+    counts = np.bincount(pairs.oi, minlength=len(problem.orders))
     first = np.cumsum(counts) - counts
-    static = pairs.reputation + pairs.fairness
+    static = problem.p_reputation[pairs.pi] + problem.p_fairness[pairs.pi]
     shaped = pairs.cost - static + np.maximum(static, threshold)
-    for value in (shaped, pairs.dist_km):
+    for value in (shaped, pairs.travel):
         # One sort on a combined key (order, value): values are small non-negative floats.
         span = float(value.max()) - float(value.min()) + 1.0
         key = pairs.oi * span + (value - float(value.min()))
@@ -258,10 +259,10 @@ def _score(problem: Problem, pairs: Pairs, j: int, note: str = "") -> CandidateS
     components = {
         "travel": w.travel * travel_min,
         "lateness": w.lateness * float(pairs.late[j]),
-        "reputation": float(pairs.reputation[j]),
-        "fairness": float(pairs.fairness[j]),
+        "reputation": float(problem.p_reputation[p]),
+        "fairness": float(problem.p_fairness[p]),
         "supplement": w.supplement * supplement / 100.0,
-        "preference": float(pairs.preference[j]),
+        "preference": -problem.limits.preferred_bonus if problem.o_pref[o] == p else 0.0,
     }
     return CandidateScore(
         provider_id=problem.providers[p].id,
@@ -323,27 +324,36 @@ def _result(problem: Problem, pairs: Pairs, chosen: np.ndarray, alternatives: in
             alternatives=others,
         ))
     if no_candidate:
-        unassigned.update(_diagnose(problem, np.array(no_candidate, np.int64), None))
+        unassigned.update(_diagnose(problem, np.array(no_candidate, np.int64)))
     unassigned = dict(sorted(unassigned.items()))
     return BatchResult(assignments, unassigned, [o.id for o in pinned], {})
 
 
-def _diagnose(problem: Problem, orders: IntArray, _: object) -> dict[str, str]:
-    """Say in plain words why each of these orders has no candidate at all."""
+def _diagnose(problem: Problem, orders: IntArray) -> dict[str, str]:
+    """Say in plain words why each of these orders has no candidate at all.
+
+    Every provider is checked, filter by filter, in chunks that bound the memory.
+    """
     m = len(problem.providers)
+    if m == 0:
+        return {problem.orders[int(o)].id: "No provider is active right now." for o in orders}
+    n = len(problem.orders)
+    at_least = np.zeros((5, n), np.int64)  # providers passing each stage, per order
+    chunk = max(1, MAX_DIAGNOSED_PAIRS // m)
+    for first in range(0, len(orders), chunk):
+        part = orders[first:first + chunk]
+        oi = np.repeat(part, m)
+        pi = np.tile(np.arange(m, dtype=np.int64), len(part))
+        _, codes = problem.evaluate(oi, pi, with_codes=True)
+        assert codes is not None
+        for stage, code in enumerate((FAIL_RADIUS, FAIL_DECLINED, FAIL_CALENDAR, FAIL_FLOOR, OK)):
+            passed = (codes >= code) if code != OK else (codes == OK)
+            at_least[stage] += np.bincount(oi[passed], minlength=n)
+    floor = problem.floor.fair_pay.floor_cents_per_hour / 100
     reasons: dict[str, str] = {}
     for o in orders:
         order = problem.orders[int(o)]
-        if m == 0:
-            reasons[order.id] = "No provider is active right now."
-            continue
-        pi = np.arange(m, dtype=np.int64)
-        _, codes = problem.evaluate(np.full(m, int(o), np.int64), pi, with_codes=True)
-        assert codes is not None
-        qualified = int((codes >= FAIL_RADIUS).sum())
-        reach = int((codes >= FAIL_DECLINED).sum())
-        not_declined = int((codes >= FAIL_CALENDAR).sum())
-        free = int((codes >= FAIL_FLOOR).sum())
+        qualified, reach, not_declined, free, _ok = (int(x) for x in at_least[:, o])
         if qualified == 0:
             reason = f"No active provider is qualified for {order.category}."
         elif reach == 0:
@@ -357,10 +367,8 @@ def _diagnose(problem: Problem, orders: IntArray, _: object) -> dict[str, str]:
                       "are not on duty or scheduled, or are busy, for the window (counting travel "
                       "between missions).")
         else:
-            floor = problem.floor.fair_pay.floor_cents_per_hour / 100
             reason = (f"For the {free} provider(s) who could take it, the travel would bring the "
                       f"net hourly pay of this mission below the fair-pay floor ({floor:.2f} €/h), "
                       "and the floor policy rules such missions out.")
-        assert int((codes == OK).sum()) == 0 or reason
         reasons[order.id] = reason
     return reasons
