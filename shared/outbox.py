@@ -90,6 +90,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.max_backoff_s = max_backoff_s
         self._wake = asyncio.Event()
+        # One publisher at a time in this process (the advisory lock covers other processes).
+        self._publish_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self._lock_id = zlib.crc32(f"outbox:{database.schema}".encode())
         database.on_commit(self.wake)
@@ -130,11 +132,12 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         """Publish every unsent row now; return how many were published."""
         total = 0
-        while True:
-            published, exhausted = await self._publish_batch()
-            total += published
-            if exhausted:
-                return total
+        async with self._publish_lock:
+            while True:
+                published, exhausted = await self._publish_batch()
+                total += published
+                if exhausted:
+                    return total
 
     async def _publish_batch(self) -> tuple[int, bool]:
         async with self.database.sessions() as session, session.begin():
