@@ -9,6 +9,25 @@ Usage::
     for order_id, reason in result.unassigned.items(): ...
 
 The solve is synchronous and CPU-bound: call it through ``asyncio.to_thread``.
+
+How it works (each step in its module):
+
+- ``problem``: the batch as numpy arrays; every filter of SPEC.md (category, on duty or
+  scheduled, radius x radius_factor, not busy counting travel between missions, not declined,
+  the fair-pay floor per mission) and every cost component, vectorised; pairs that need a
+  provider's calendar go through ``calendar.fit_mission``.
+- ``candidates``: a multi-level uniform grid (cells sqrt(2) apart in size, keyed by category),
+  never all pairs: each order gets every feasible provider of the smallest neighbourhood
+  holding enough of them.
+- ``flow`` + ``solver``: OR-Tools min-cost flow (the cheapest of the maximum flows: as many
+  orders as possible, then the least cost), first on short lists, then column generation:
+  node potentials of the optimal flow price every other candidate pair and the ones that
+  would lower the cost enter, until the gain is below 0.01%. Orders left out whose search was
+  cut short are searched wider (tight supply).
+- ``explain``: plain words with the numbers; ``instances``: city-like test batches.
+
+Integer costs break ties by provider id; the result depends only on the input, never on
+chance or input order.
 """
 
 from services.matching.engine.explain import (
