@@ -41,6 +41,13 @@ def grid_to_csv(cells: Sequence[Mapping[str, Any]]) -> str:
 
 def grid_from_csv(text: str) -> list[dict[str, Any]]:
     """Parse CSV exported by `grid_to_csv` (or edited in a spreadsheet) into plain cells."""
+    try:
+        return _cells_from_csv(text)
+    except csv.Error as exc:
+        raise Invalid(f"unreadable CSV: {exc}", field="body") from exc
+
+
+def _cells_from_csv(text: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if reader.fieldnames is None:
         raise Invalid("the CSV is empty", field="cells")

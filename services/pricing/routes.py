@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from services.pricing import render
 from services.pricing.payouts import LedgerService
 from services.pricing.schemas import (
+    NO_NUL,
     CommentCreate,
     GridCreate,
     GridPublish,
@@ -44,7 +45,7 @@ def ledger_service(request: Request) -> LedgerService:
 PricingDep = Annotated[PricingService, Depends(pricing_service)]
 LedgerDep = Annotated[LedgerService, Depends(ledger_service)]
 _optional_bearer = HTTPBearer(auto_error=False)
-GridId = Annotated[str, Path(min_length=1, max_length=64)]
+GridId = Annotated[str, Path(pattern=NO_NUL, min_length=1, max_length=64)]
 Format = Literal["json", "csv", "pdf"]
 
 zones = APIRouter(prefix="/v1/zones", tags=["zones"])
@@ -81,14 +82,19 @@ async def create_zone(body: ZoneCreate, principal: OpsUser, service: PricingDep)
 
 
 @zones.get("/{code}", response_model=ZoneRead)
-async def get_zone(code: Annotated[str, Path(max_length=64)], service: PricingDep) -> dict[str, Any]:
+async def get_zone(
+    code: Annotated[str, Path(pattern=NO_NUL, max_length=64)], service: PricingDep
+) -> dict[str, Any]:
     """Return one zone."""
     return await service.get_zone(code)
 
 
 @zones.put("/{code}", response_model=ZoneRead)
 async def update_zone(
-    code: Annotated[str, Path(max_length=64)], body: ZoneUpdate, principal: OpsUser, service: PricingDep
+    code: Annotated[str, Path(pattern=NO_NUL, max_length=64)],
+    body: ZoneUpdate,
+    principal: OpsUser,
+    service: PricingDep,
 ) -> dict[str, Any]:
     """Rename a zone or change its postcodes (ops)."""
     return await service.update_zone(principal, code, body.name, body.postcodes)
@@ -96,7 +102,7 @@ async def update_zone(
 
 @zones.delete("/{code}", status_code=204)
 async def delete_zone(
-    code: Annotated[str, Path(max_length=64)], principal: OpsUser, service: PricingDep
+    code: Annotated[str, Path(pattern=NO_NUL, max_length=64)], principal: OpsUser, service: PricingDep
 ) -> Response:
     """Remove a zone no grid uses (ops)."""
     await service.delete_zone(principal, code)
@@ -126,7 +132,7 @@ async def import_grid(
     request: Request,
     principal: OpsUser,
     service: PricingDep,
-    name: Annotated[str, Query(min_length=1, max_length=200)] = "imported grid",
+    name: Annotated[str, Query(pattern=NO_NUL, min_length=1, max_length=200)] = "imported grid",
     format: Annotated[Literal["json", "csv"], Query()] = "csv",
 ) -> dict[str, Any]:
     """Create a draft from a JSON or CSV file (ops; the same formats as export)."""
@@ -158,7 +164,9 @@ async def import_grid(
 
 @grids.get("/audit")
 async def audit_log(
-    _: OpsUser, service: PricingDep, subject: Annotated[str | None, Query(max_length=100)] = None
+    _: OpsUser,
+    service: PricingDep,
+    subject: Annotated[str | None, Query(pattern=NO_NUL, max_length=100)] = None,
 ) -> list[dict[str, Any]]:
     """Return the ops decisions on zones and grids, newest first (ops): who, when, what, why."""
     return await service.audit_log(subject)
@@ -286,7 +294,7 @@ async def create_quote(
 
 @quotes.get("/{quote_id}", response_model=QuoteRead)
 async def get_quote(
-    quote_id: Annotated[str, Path(min_length=1, max_length=64)], service: PricingDep
+    quote_id: Annotated[str, Path(pattern=NO_NUL, min_length=1, max_length=64)], service: PricingDep
 ) -> dict[str, Any]:
     """Return a quote (public); 404 unknown, 410 expired."""
     return await service.get_quote(quote_id)
@@ -299,7 +307,7 @@ async def get_quote(
 async def list_payouts(
     principal: ProviderOrOps,
     ledger: LedgerDep,
-    provider_id: Annotated[str | None, Query(max_length=100)] = None,
+    provider_id: Annotated[str | None, Query(pattern=NO_NUL, max_length=100)] = None,
     period: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$")] = None,
 ) -> dict[str, Any]:
     """Return a provider's ledger lines (a provider: their own; ops: any named provider)."""
@@ -308,7 +316,7 @@ async def list_payouts(
 
 @payouts.get("/{entry_id}")
 async def get_payout(
-    entry_id: Annotated[str, Path(max_length=64)], principal: ProviderOrOps, ledger: LedgerDep
+    entry_id: Annotated[str, Path(pattern=NO_NUL, max_length=64)], principal: ProviderOrOps, ledger: LedgerDep
 ) -> dict[str, Any]:
     """Return one ledger line."""
     return await ledger.get_line(principal, entry_id)
@@ -337,7 +345,7 @@ def _statement_response(statement: dict[str, Any], format: Format, name: str) ->
 
 @statements.get("/{provider_id}/monthly/{period}")
 async def monthly_statement(
-    provider_id: Annotated[str, Path(max_length=100)],
+    provider_id: Annotated[str, Path(pattern=NO_NUL, max_length=100)],
     period: Annotated[str, Path(pattern=r"^\d{4}-\d{2}$")],
     principal: ProviderOrOps,
     ledger: LedgerDep,
@@ -350,7 +358,7 @@ async def monthly_statement(
 
 @statements.get("/{provider_id}/annual/{year}")
 async def annual_statement(
-    provider_id: Annotated[str, Path(max_length=100)],
+    provider_id: Annotated[str, Path(pattern=NO_NUL, max_length=100)],
     year: Annotated[int, Path(ge=2000, le=2100)],
     principal: ProviderOrOps,
     ledger: LedgerDep,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it as a 422, never a 500
 ZoneCode = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="e.g. paris-centre")]
 PostcodeEntry = Annotated[str, Field(min_length=1, max_length=5, pattern=r"^\s*\d{1,5}\s*$")]
 Rate = Annotated[Decimal, Field(ge=0, le=5, max_digits=8, decimal_places=4)]
@@ -19,12 +20,12 @@ class Strict(BaseModel):
 
 class ZoneCreate(Strict):
     code: ZoneCode
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(pattern=NO_NUL, min_length=1, max_length=200)
     postcodes: list[PostcodeEntry] = Field(min_length=1, max_length=5000)
 
 
 class ZoneUpdate(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(pattern=NO_NUL, default=None, min_length=1, max_length=200)
     postcodes: list[PostcodeEntry] | None = Field(default=None, min_length=1, max_length=5000)
 
 
@@ -45,7 +46,7 @@ class SurchargesIn(Strict):
 
 
 class CellIn(Strict):
-    category: str = Field(min_length=1, max_length=40)
+    category: str = Field(pattern=NO_NUL, min_length=1, max_length=40)
     zone: ZoneCode
     hourly_rate_cents: int = Field(ge=1, le=1_000_000)
     min_billable_min: int = Field(ge=15, le=1440)
@@ -59,13 +60,13 @@ class CellIn(Strict):
 
 
 class GridCreate(Strict):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(pattern=NO_NUL, min_length=1, max_length=200)
     cells: list[CellIn] = Field(default_factory=list, max_length=5000)
     from_version: int | None = Field(default=None, ge=1, description="start from a published version")
 
 
 class GridUpdate(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: str | None = Field(pattern=NO_NUL, default=None, min_length=1, max_length=200)
     cells: list[CellIn] | None = Field(default=None, max_length=5000)
 
 
@@ -73,17 +74,17 @@ class GridPublish(Strict):
     effective_at: AwareDatetime | None = Field(
         default=None, description="not before now; at least the notice period when payouts go down"
     )
-    reason: str = Field(default="", max_length=2000, description="kept in the audit trail")
+    reason: str = Field(pattern=NO_NUL, default="", max_length=2000, description="kept in the audit trail")
 
 
 class CommentCreate(Strict):
-    body: str = Field(min_length=1, max_length=4000)
-    category: str | None = Field(default=None, max_length=40)
-    zone: str | None = Field(default=None, max_length=64)
+    body: str = Field(pattern=NO_NUL, min_length=1, max_length=4000)
+    category: str | None = Field(pattern=NO_NUL, default=None, max_length=40)
+    zone: str | None = Field(pattern=NO_NUL, default=None, max_length=64)
 
 
 class QuoteCreate(Strict):
-    category: str = Field(min_length=1, max_length=40)
+    category: str = Field(pattern=NO_NUL, min_length=1, max_length=40)
     postcode: str | None = Field(default=None, pattern=r"^\d{5}$")
     lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
     lng: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)

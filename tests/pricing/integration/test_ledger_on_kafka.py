@@ -122,3 +122,26 @@ async def test_publishing_and_quoting_on_postgresql(
         assert (await client.get(f"/v1/quotes/{quote['id']}")).json() == quote
         published = await read_all(kafka_bootstrap, f"{prefix}pricing.events", wanted=1)
         assert published[0].type == "grid-published" and published[0].payload["version"] == 1
+
+
+async def test_nul_characters_are_refused_not_500_on_postgresql(
+    postgres_url: str, kafka_bootstrap: str, unique: Callable[[str], str]
+) -> None:
+    async with pricing_on_kafka(postgres_url, kafka_bootstrap, unique) as (client, component, bus, prefix):
+        component.clock = FakeClock()
+        grid = await published_grid(client)
+        ops, provider = Tokens().ops(), Tokens().provider("p1")
+        requests = [
+            ("get", "/v1/zones/a%00b", None, None),
+            ("get", "/v1/quotes/a%00b", None, None),
+            ("get", "/v1/price-grids/a%00b", None, ops),
+            ("get", "/v1/payouts?provider_id=a%00b", None, ops),
+            ("get", "/v1/statements/a%00b/monthly/2026-11", None, ops),
+            ("post", "/v1/zones", {"code": "x", "name": "a\x00b", "postcodes": ["13"]}, ops),
+            ("post", f"/v1/price-grids/{grid['id']}/comments", {"body": "a\x00b"}, provider),
+            ("post", "/v1/price-grids", {"name": "a\x00b", "cells": []}, ops),
+            ("post", f"/v1/price-grids/{grid['id']}/publish", {"reason": "a\x00b"}, ops),
+        ]
+        for method, path, body, headers in requests:
+            r = await client.request(method, path, json=body, headers=headers)
+            assert r.status_code < 500, (path, r.text)

@@ -114,3 +114,11 @@ async def test_garbage_to_the_other_write_endpoints(pricing: Pricing) -> None:
     comments = f"/v1/price-grids/{grid['id']}/comments"
     r = await pricing.client.post(comments, json={"body": "x"}, headers=TOKENS.client("c1"))
     assert r.status_code == 403
+
+
+@GARBAGE_SETTINGS
+@given(text=st.text(max_size=300), header=st.booleans())
+async def test_garbage_csv_imports_never_500(pricing: Pricing, text: str, header: bool) -> None:
+    prefix = "category,zone,hourly_rate_cents,min_billable_min,travel_fee_cents\n" if header else ""
+    r = await pricing.client.post("/v1/price-grids/import?format=csv", content=prefix + text, headers=OPS)
+    assert r.status_code < 500, r.text
