@@ -13,6 +13,13 @@ from typing import Literal
 
 from shared.fairpay import FairPaySettings
 
+
+def _check_place(lat: float, lng: float, what: str) -> None:
+    """Refuse a position that is not on the globe."""
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0):
+        raise ValueError(f"{what}: position ({lat}, {lng}) is not a latitude/longitude")
+
+
 COMPONENTS: tuple[str, ...] = (
     "travel",
     "lateness",
@@ -51,8 +58,20 @@ class ProviderState:
     rating: float | None = None  # mean rating out of 5
     rating_count: int = 0
     hours_this_week: float = 0.0
-    weekly_target_h: float = 0.0  # 0 = no target set: fairness is neutral
+    weekly_target_h: float = 0.0  # 0 = no target set: counts as met (fairness share 1)
     zone: str = ""
+
+    def __post_init__(self) -> None:
+        _check_place(self.lat, self.lng, f"provider {self.id}")
+        if not self.travel_radius_km >= 0 or not self.rating_count >= 0:
+            raise ValueError(f"provider {self.id}: radius and rating count must be >= 0")
+        for day, start, end in self.weekly_schedule:
+            if not (0 <= day <= 6 and 0 <= start <= end <= 1440):
+                raise ValueError(f"provider {self.id}: bad schedule block {(day, start, end)}")
+        for c in self.commitments:
+            if c.start.tzinfo is None or c.end.tzinfo is None or c.end < c.start:
+                raise ValueError(f"provider {self.id}: commitment {c.order_id} needs aware "
+                                 "datetimes and an end after its start")
 
 
 @dataclass(frozen=True)
@@ -73,6 +92,15 @@ class OrderRequest:
     pinned_provider_id: str | None = None
     # A provider to keep when possible (e.g. the one a booked order was given before).
     preferred_provider_id: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_place(self.lat, self.lng, f"order {self.id}")
+        if self.window_start.tzinfo is None or self.window_end.tzinfo is None:
+            raise ValueError(f"order {self.id}: window datetimes must be timezone-aware")
+        if self.window_end < self.window_start:
+            raise ValueError(f"order {self.id}: window ends before it starts")
+        if not self.duration_min > 0 or self.payout_cents < 0:
+            raise ValueError(f"order {self.id}: duration must be > 0 and payout >= 0")
 
 
 @dataclass(frozen=True)

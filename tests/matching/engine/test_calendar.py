@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from services.matching.engine import solve
 from services.matching.engine.calendar import schedule_intervals
 from tests.matching.engine.builders import NOW, make_order, make_provider
@@ -44,3 +46,17 @@ class TestEdgeBatches:
     def test_duplicate_ids_are_taken_once(self) -> None:
         result = solve([make_order(), make_order()], [make_provider(), make_provider()], now=NOW)
         assert [a.order_id for a in result.assignments] == ["o1"]
+
+
+class TestInputValidation:
+    def test_refuses_orders_that_cannot_be_scored(self) -> None:
+        for bad in ({"duration_min": 0}, {"payout_cents": -1}, {"lat": float("nan")},
+                    {"window_end": NOW.replace(year=2025)}, {"window_start": NOW.replace(tzinfo=None)}):
+            with pytest.raises(ValueError):
+                make_order(**bad)
+
+    def test_refuses_providers_that_cannot_be_placed(self) -> None:
+        for bad in ({"lng": 200.0}, {"travel_radius_km": -1.0},
+                    {"weekly_schedule": ((7, 0, 60),)}, {"weekly_schedule": ((1, 600, 60),)}):
+            with pytest.raises(ValueError):
+                make_provider(**bad)
