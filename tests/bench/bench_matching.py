@@ -59,31 +59,42 @@ class Outcome:
     extra: dict[str, Any]
 
 
-def make_problem(orders: Sequence[OrderRequest], providers: Sequence[ProviderState],
-                 weights: Weights | None = None) -> Problem:
+def make_problem(
+    orders: Sequence[OrderRequest], providers: Sequence[ProviderState], weights: Weights | None = None
+) -> Problem:
     """Return the batch as arrays with the engine's default settings."""
-    return Problem(sorted(orders, key=lambda o: o.id), sorted(providers, key=lambda p: p.id),
-                   now=DEFAULT_NOW, weights=weights or Weights(), floor=FloorPolicy(),
-                   travel=HaversineTravel(), radius_factor=1.0, limits=Limits())
+    return Problem(
+        sorted(orders, key=lambda o: o.id),
+        sorted(providers, key=lambda p: p.id),
+        now=DEFAULT_NOW,
+        weights=weights or Weights(),
+        floor=FloorPolicy(),
+        travel=HaversineTravel(),
+        radius_factor=1.0,
+        limits=Limits(),
+    )
 
 
-def timed(run: Callable[..., tuple[list[tuple[str, str]], dict[str, Any]]], *args: Any,
-          **options: Any) -> Outcome:
+def timed(
+    run: Callable[..., tuple[list[tuple[str, str]], dict[str, Any]]], *args: Any, **options: Any
+) -> Outcome:
     """Run a method once and time it (wall and process CPU)."""
     wall, cpu = time.perf_counter(), time.process_time()
     pairs, extra = run(*args, **options)
     return Outcome(pairs, time.perf_counter() - wall, time.process_time() - cpu, extra)
 
 
-def run_engine(orders: Sequence[OrderRequest], providers: Sequence[ProviderState],
-               **options: Any) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+def run_engine(
+    orders: Sequence[OrderRequest], providers: Sequence[ProviderState], **options: Any
+) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     """Solve with the engine."""
     result = solve(orders, providers, now=DEFAULT_NOW, alternatives=0, **options)
     return [(a.order_id, a.provider_id) for a in result.assignments], dict(result.stats)
 
 
-def run_scipy(orders: Sequence[OrderRequest], providers: Sequence[ProviderState]
-              ) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+def run_scipy(
+    orders: Sequence[OrderRequest], providers: Sequence[ProviderState]
+) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     """Solve exactly: the dense feasible cost matrix and linear_sum_assignment."""
     from scipy.optimize import linear_sum_assignment
 
@@ -100,13 +111,15 @@ def run_scipy(orders: Sequence[OrderRequest], providers: Sequence[ProviderState]
     matrix_s = time.perf_counter() - started
     rows, cols = linear_sum_assignment(matrix)
     keep = matrix[rows, cols] < BIG
-    chosen = [(problem.orders[r].id, problem.providers[c].id)
-              for r, c in zip(rows[keep], cols[keep], strict=True)]
+    chosen = [
+        (problem.orders[r].id, problem.providers[c].id) for r, c in zip(rows[keep], cols[keep], strict=True)
+    ]
     return chosen, {"matrix_s": matrix_s, "lsa_s": time.perf_counter() - started - matrix_s}
 
 
-def run_greedy(orders: Sequence[OrderRequest], providers: Sequence[ProviderState]
-               ) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+def run_greedy(
+    orders: Sequence[OrderRequest], providers: Sequence[ProviderState]
+) -> tuple[list[tuple[str, str]], dict[str, Any]]:
     """Dispatch orders in arrival order, each to its nearest free feasible provider."""
     problem = make_problem(orders, providers, Weights(1.0, 0.0, 0.0, 0.0, 0.0))
     grid = GridIndex(problem, default_base_km(problem, 32))
@@ -158,8 +171,7 @@ def chart(records: list[dict[str, Any]], path: Path) -> None:
     for method, marker in (("engine", "o"), ("scipy", "s"), ("greedy", "^"), ("reference", "D")):
         xs, times, costs = [], [], []
         for x, case in enumerate(cases):
-            found = [r for r in records if (r["orders"], r["providers"]) == case
-                     and r["method"] == method]
+            found = [r for r in records if (r["orders"], r["providers"]) == case and r["method"] == method]
             if found:
                 xs.append(x)
                 times.append(found[0]["wall_s"])
@@ -182,8 +194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and write its figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, under 30 s")
-    parser.add_argument("--csv", type=Path, default=Path(os.environ.get("COMMUNES_CSV",
-                                                                        DEFAULT_CSV)))
+    parser.add_argument("--csv", type=Path, default=Path(os.environ.get("COMMUNES_CSV", DEFAULT_CSV)))
     parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench")
     parser.add_argument("--repeat", type=int, default=3, help="engine runs per case (median)")
     args = parser.parse_args(argv)
@@ -193,8 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rich.table import Table
 
     console = Console(width=150)
-    cases = ([(400, 1000, "normal"), (400, 440, "tight"), (2000, 5000, "normal")] if args.quick
-             else [(2000, 5000, "normal"), (2000, 2200, "tight"), (20000, 50000, "normal")])
+    cases = (
+        [(400, 1000, "normal"), (400, 440, "tight"), (2000, 5000, "normal")]
+        if args.quick
+        else [(2000, 5000, "normal"), (2000, 2200, "tight"), (20000, 50000, "normal")]
+    )
     places = load_places(args.csv)
     records: list[dict[str, Any]] = []
     with Progress(console=console, transient=False) as progress:
@@ -226,35 +240,61 @@ def main(argv: Sequence[str] | None = None) -> int:
             for method, outcome in outcomes.items():
                 cost, assigned = score(problem, outcome.pairs)
                 record: dict[str, Any] = {
-                    "orders": n, "providers": m, "kind": kind, "method": method,
-                    "wall_s": round(outcome.wall_s, 4), "cpu_s": round(outcome.cpu_s, 4),
-                    "cost": round(cost, 3), "assigned": assigned, "baseline": exact,
+                    "orders": n,
+                    "providers": m,
+                    "kind": kind,
+                    "method": method,
+                    "wall_s": round(outcome.wall_s, 4),
+                    "cpu_s": round(outcome.cpu_s, 4),
+                    "cost": round(cost, 3),
+                    "assigned": assigned,
+                    "baseline": exact,
                     "cost_vs_baseline": round(cost / exact_cost, 6) if exact_cost else None,
                     "assigned_vs_baseline": assigned - exact_assigned,
                     "time_vs_baseline": round(outcome.wall_s / outcomes[exact].wall_s, 4),
                 }
-                record.update({k: v for k, v in outcome.extra.items()
-                               if isinstance(v, int | float | list) and k not in record})
+                record.update(
+                    {
+                        k: v
+                        for k, v in outcome.extra.items()
+                        if isinstance(v, int | float | list) and k not in record
+                    }
+                )
                 records.append(record)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "matching.json").write_text(json.dumps(records, indent=2))
     chart(records, args.out / "matching.png")
 
     table = Table(title="matching: engine vs exact (scipy / reference) vs greedy")
-    for column in ("orders x providers", "method", "wall s", "cpu s", "assigned", "cost",
-                   "cost / exact", "time / exact"):
+    for column in (
+        "orders x providers",
+        "method",
+        "wall s",
+        "cpu s",
+        "assigned",
+        "cost",
+        "cost / exact",
+        "time / exact",
+    ):
         table.add_column(column, justify="right")
     for r in records:
-        table.add_row(f"{r['orders']:,} x {r['providers']:,}", r["method"], f"{r['wall_s']:.3f}",
-                      f"{r['cpu_s']:.3f}", f"{r['assigned']:,} ({r['assigned_vs_baseline']:+d})",
-                      f"{r['cost']:,.1f}", f"{r['cost_vs_baseline']:.5f}",
-                      f"{r['time_vs_baseline']:.3f}")
+        table.add_row(
+            f"{r['orders']:,} x {r['providers']:,}",
+            r["method"],
+            f"{r['wall_s']:.3f}",
+            f"{r['cpu_s']:.3f}",
+            f"{r['assigned']:,} ({r['assigned_vs_baseline']:+d})",
+            f"{r['cost']:,.1f}",
+            f"{r['cost_vs_baseline']:.5f}",
+            f"{r['time_vs_baseline']:.3f}",
+        )
     console.print(table)
     for n, m, _ in cases:
         rows = {r["method"]: r for r in records if (r["orders"], r["providers"]) == (n, m)}
         engine, greedy = rows["engine"], rows["greedy"]
         gain = (greedy["cost"] / max(greedy["assigned"], 1)) / (
-            engine["cost"] / max(engine["assigned"], 1)) - 1
+            engine["cost"] / max(engine["assigned"], 1)
+        ) - 1
         console.print(
             f"{n:,} x {m:,}: engine cost {engine['cost_vs_baseline']:.5f} x {engine['baseline']}"
             f" in {engine['time_vs_baseline']:.3f} x its time; assigned {engine['assigned']:,} vs "

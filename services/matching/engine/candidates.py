@@ -46,19 +46,20 @@ class GridIndex:
             self.entry_category = np.zeros(len(problem.providers), np.int64)
             self.order_category = np.zeros(len(problem.orders), np.int64)
         else:
-            holders = [np.flatnonzero(problem.p_cat & (1 << c))
-                       for c in range(len(problem.category_codes))]
+            holders = [np.flatnonzero(problem.p_cat & (1 << c)) for c in range(len(problem.category_codes))]
             self.entry_provider = np.concatenate([np.zeros(0, np.int64), *holders])
-            self.entry_category = np.repeat(np.arange(len(holders), dtype=np.int64),
-                                            [len(h) for h in holders])
+            self.entry_category = np.repeat(
+                np.arange(len(holders), dtype=np.int64), [len(h) for h in holders]
+            )
             self.order_category = np.log2(np.maximum(problem.o_cat, 1)).astype(np.int64)
 
     def cell_km(self, level: int) -> float:
         """Return the side of a cell at a level (each level sqrt(2) times the one below)."""
         return self.base_km * LEVEL_STEP**level
 
-    def _keys(self, x: np.ndarray, y: np.ndarray, category: IntArray, level: int
-              ) -> tuple[IntArray, IntArray]:
+    def _keys(
+        self, x: np.ndarray, y: np.ndarray, category: IntArray, level: int
+    ) -> tuple[IntArray, IntArray]:
         """Return (category and column part, row) of the cell keys of points."""
         size = self.cell_km(level)
         ix = np.floor(x / size).astype(np.int64) + _OFFSET
@@ -66,15 +67,15 @@ class GridIndex:
         return category * _CATEGORY + ix * _SHIFT, iy
 
     def _order_keys(self, orders: IntArray, level: int) -> tuple[IntArray, IntArray]:
-        return self._keys(self.problem.o_x[orders], self.problem.o_y[orders],
-                          self.order_category[orders], level)
+        return self._keys(
+            self.problem.o_x[orders], self.problem.o_y[orders], self.order_category[orders], level
+        )
 
     def level(self, level: int) -> tuple[IntArray, IntArray]:
         """Return (sorted keys, provider indices in key order) at a level."""
         if level not in self._levels:
             p = self.entry_provider
-            column, iy = self._keys(self.problem.p_x[p], self.problem.p_y[p],
-                                    self.entry_category, level)
+            column, iy = self._keys(self.problem.p_x[p], self.problem.p_y[p], self.entry_category, level)
             keys = column + iy
             order = np.argsort(keys, kind="stable")
             self._levels[level] = (keys[order], p[order])
@@ -151,9 +152,9 @@ def generate(problem: Problem, grid: GridIndex, orders: IntArray, *, pool: int) 
         around = grid.neighbourhood_counts(pending, level)
         ready = pending if covers_all else pending[around >= need]
         around = around if covers_all else around[around >= need]
-        bounds = np.searchsorted(np.cumsum(around),
-                                 np.arange(MAX_PAIRS_PER_CHUNK, int(around.sum()) + 1,
-                                           MAX_PAIRS_PER_CHUNK))
+        bounds = np.searchsorted(
+            np.cumsum(around), np.arange(MAX_PAIRS_PER_CHUNK, int(around.sum()) + 1, MAX_PAIRS_PER_CHUNK)
+        )
         for chunk in np.split(ready, np.unique(np.maximum(bounds, 1))):
             if not len(chunk):
                 continue

@@ -28,9 +28,7 @@ def explain_candidate(candidate: CandidateScore) -> str:
     if candidate.supplement_cents:
         parts.append(f"with a travel supplement of {_euros(candidate.supplement_cents)}")
     details = ", ".join(
-        f"{_LABELS.get(name, name)} {value:+.1f}"
-        for name, value in candidate.components.items()
-        if value
+        f"{_LABELS.get(name, name)} {value:+.1f}" for name, value in candidate.components.items() if value
     )
     if details:
         parts.append(f"made of: {details}")

@@ -61,8 +61,15 @@ def assign(oi: IntArray, pi: IntArray, arc_cost: IntArray, big: int) -> BoolArra
     return chosen
 
 
-def potentials(oi: IntArray, pi: IntArray, arc_cost: IntArray, chosen: BoolArray,
-               n_orders: int, n_providers: int, big: int) -> tuple[IntArray, IntArray, bool]:
+def potentials(
+    oi: IntArray,
+    pi: IntArray,
+    arc_cost: IntArray,
+    chosen: BoolArray,
+    n_orders: int,
+    n_providers: int,
+    big: int,
+) -> tuple[IntArray, IntArray, bool]:
     """Return shortest-path potentials of orders and providers in the optimal residual graph.
 
     With them, a pair (o, p) outside the graph would improve the optimum only if
@@ -77,21 +84,32 @@ def potentials(oi: IntArray, pi: IntArray, arc_cost: IntArray, chosen: BoolArray
     used[pi[chosen]] = True
     orders = np.arange(n, dtype=np.int64)
     providers = np.arange(m, dtype=np.int64)
-    tails = np.concatenate([
-        np.where(chosen, pi + n, oi),  # a free pair o -> p, or a chosen one p -> o
-        np.full(int((~assigned).sum()), sink), orders[assigned],
-        np.full(int(used.sum()), sink), providers[~used] + n,
-    ])
-    heads = np.concatenate([
-        np.where(chosen, oi, pi + n),
-        orders[~assigned], np.full(int(assigned.sum()), sink),
-        providers[used] + n, np.full(int((~used).sum()), sink),
-    ])
-    costs = np.concatenate([
-        np.where(chosen, -arc_cost, arc_cost),
-        np.full(int((~assigned).sum()), -big), np.full(int(assigned.sum()), big),
-        np.zeros(m, np.int64),
-    ])
+    tails = np.concatenate(
+        [
+            np.where(chosen, pi + n, oi),  # a free pair o -> p, or a chosen one p -> o
+            np.full(int((~assigned).sum()), sink),
+            orders[assigned],
+            np.full(int(used.sum()), sink),
+            providers[~used] + n,
+        ]
+    )
+    heads = np.concatenate(
+        [
+            np.where(chosen, oi, pi + n),
+            orders[~assigned],
+            np.full(int(assigned.sum()), sink),
+            providers[used] + n,
+            np.full(int((~used).sum()), sink),
+        ]
+    )
+    costs = np.concatenate(
+        [
+            np.where(chosen, -arc_cost, arc_cost),
+            np.full(int((~assigned).sum()), -big),
+            np.full(int(assigned.sum()), big),
+            np.zeros(m, np.int64),
+        ]
+    )
     d = np.zeros(n + m + 1, np.int64)
     converged = False
     for _ in range(MAX_RELAXATION_ROUNDS):
@@ -101,4 +119,4 @@ def potentials(oi: IntArray, pi: IntArray, arc_cost: IntArray, chosen: BoolArray
             converged = True
             break
         d = relaxed
-    return d[:n], d[n:n + m], converged
+    return d[:n], d[n : n + m], converged

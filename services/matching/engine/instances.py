@@ -22,7 +22,13 @@ from services.matching.engine.travel import haversine_km
 LYON = (45.7640, 4.8357)
 PARIS = (48.8566, 2.3522)
 CATEGORIES: tuple[str, ...] = (
-    "cleaning", "gardening", "handyman", "tutoring", "childcare", "it_help", "moving_help",
+    "cleaning",
+    "gardening",
+    "handyman",
+    "tutoring",
+    "childcare",
+    "it_help",
+    "moving_help",
     "transport",
 )
 DEFAULT_NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -40,8 +46,9 @@ class Place:
     spread_km: float  # a typical distance of a home from the centre point
 
 
-def load_places(csv_path: str | Path, centre: tuple[float, float] = LYON,
-                radius_km: float = 25.0) -> list[Place]:
+def load_places(
+    csv_path: str | Path, centre: tuple[float, float] = LYON, radius_km: float = 25.0
+) -> list[Place]:
     """Return the populated places within radius_km of a centre, from communes-fr.csv."""
     places: dict[str, Place] = {}
     with open(csv_path, newline="", encoding="utf-8") as handle:
@@ -56,15 +63,22 @@ def load_places(csv_path: str | Path, centre: tuple[float, float] = LYON,
                 continue
             if population <= 0 or haversine_km(lat, lng, *centre) > radius_km:
                 continue
-            places[row["insee_com"]] = Place(row["code_postal"], row["commune"], lat, lng,
-                                             population, math.sqrt(max(area, 0.01) / math.pi) / 2)
+            places[row["insee_com"]] = Place(
+                row["code_postal"],
+                row["commune"],
+                lat,
+                lng,
+                population,
+                math.sqrt(max(area, 0.01) / math.pi) / 2,
+            )
     if not places:
         raise ValueError(f"no populated commune within {radius_km} km of {centre}")
     return [places[key] for key in sorted(places)]
 
 
-def _points(places: Sequence[Place], count: int, rng: np.random.Generator
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _points(
+    places: Sequence[Place], count: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw points in proportion to population, spread around each place's centre."""
     weights = np.array([p.population for p in places], np.float64)
     chosen = rng.choice(len(places), size=count, p=weights / weights.sum())

@@ -70,8 +70,10 @@ class ProviderState:
                 raise ValueError(f"provider {self.id}: bad schedule block {(day, start, end)}")
         for c in self.commitments:
             if c.start.tzinfo is None or c.end.tzinfo is None or c.end < c.start:
-                raise ValueError(f"provider {self.id}: commitment {c.order_id} needs aware "
-                                 "datetimes and an end after its start")
+                raise ValueError(
+                    f"provider {self.id}: commitment {c.order_id} needs aware "
+                    "datetimes and an end after its start"
+                )
 
 
 @dataclass(frozen=True)

@@ -59,10 +59,7 @@ class Pairs:
         if not parts:
             return Pairs.empty()
         return Pairs(
-            **{
-                name: np.concatenate([getattr(p, name) for p in parts])
-                for name in Pairs.__dataclass_fields__
-            }
+            **{name: np.concatenate([getattr(p, name) for p in parts]) for name in Pairs.__dataclass_fields__}
         )
 
     @staticmethod
@@ -123,23 +120,32 @@ class Problem:
         else:
             self.o_speed = None
 
-        rated = np.array([p.rating is not None and p.rating_count >= limits.min_rating_count
-                          for p in self.providers], bool)
-        ratings = np.array([p.rating if p.rating is not None else limits.neutral_rating
-                            for p in self.providers], np.float64)
+        rated = np.array(
+            [p.rating is not None and p.rating_count >= limits.min_rating_count for p in self.providers], bool
+        )
+        ratings = np.array(
+            [p.rating if p.rating is not None else limits.neutral_rating for p in self.providers], np.float64
+        )
         effective = np.where(rated, np.clip(ratings, 0.0, 5.0), limits.neutral_rating)
         self.p_rated = rated
         self.p_reputation = weights.reputation * (5.0 - effective)
         share = np.array(
-            [min(p.hours_this_week / p.weekly_target_h, 2.0) if p.weekly_target_h > 0 else 1.0
-             for p in self.providers], np.float64)
+            [
+                min(p.hours_this_week / p.weekly_target_h, 2.0) if p.weekly_target_h > 0 else 1.0
+                for p in self.providers
+            ],
+            np.float64,
+        )
         self.p_share = np.clip(share, 0.0, 2.0)
         self.p_fairness = weights.fairness * self.p_share
 
         self.busy: list[list[Busy]] = []
         for p in self.providers:
-            items = [Busy(minutes_from(now, c.start), minutes_from(now, c.end), c.lat, c.lng)
-                     for c in p.commitments if c.end > now]
+            items = [
+                Busy(minutes_from(now, c.start), minutes_from(now, c.end), c.lat, c.lng)
+                for c in p.commitments
+                if c.end > now
+            ]
             items += (extra_busy or {}).get(p.id, [])
             items.sort(key=lambda b: (b.start, b.end))
             self.busy.append(items)
@@ -150,9 +156,12 @@ class Problem:
         self._horizon_end = horizon + float(self.o_dur.max(initial=0.0)) + 24 * 60
         self._blocks: dict[int, list[Interval]] = {}
 
-        declined = [o * m + self.provider_index[pid]
-                    for o, order in enumerate(self.orders)
-                    for pid in order.declined_by if pid in self.provider_index]
+        declined = [
+            o * m + self.provider_index[pid]
+            for o, order in enumerate(self.orders)
+            for pid in order.declined_by
+            if pid in self.provider_index
+        ]
         self.declined_codes = np.unique(np.array(declined, np.int64))
 
         lat0 = float(np.mean(self.p_lat)) if m else (float(np.mean(self.o_lat)) if n else 0.0)
@@ -184,8 +193,12 @@ class Problem:
             result: FloatArray = dist_km * self.travel.detour_factor / self.o_speed[oi] * 60.0
             return result
         return np.array(
-            [self.travel.minutes(self.p_lat[p], self.p_lng[p], self.o_lat[o], self.o_lng[o],
-                                 self.orders[o].zone) for o, p in zip(oi, pi, strict=True)],
+            [
+                self.travel.minutes(
+                    self.p_lat[p], self.p_lng[p], self.o_lat[o], self.o_lng[o], self.orders[o].zone
+                )
+                for o, p in zip(oi, pi, strict=True)
+            ],
             np.float64,
         )
 
@@ -204,14 +217,20 @@ class Problem:
 
     # -- evaluation --------------------------------------------------------------------------
 
-    def evaluate(self, oi: IntArray, pi: IntArray, *, with_codes: bool = False
-                 ) -> tuple[Pairs, IntArray | None]:
+    def evaluate(
+        self, oi: IntArray, pi: IntArray, *, with_codes: bool = False
+    ) -> tuple[Pairs, IntArray | None]:
         """Return the feasible pairs among (oi, pi) with their costs, and optionally each code."""
         codes = np.full(len(oi), FAIL_CATEGORY, np.int64) if with_codes else None
         idx = np.arange(len(oi))
         if self._category_bit is None:
-            keep = np.array([self.orders[o].category in self.providers[p].categories
-                             for o, p in zip(oi, pi, strict=True)], bool)
+            keep = np.array(
+                [
+                    self.orders[o].category in self.providers[p].categories
+                    for o, p in zip(oi, pi, strict=True)
+                ],
+                bool,
+            )
         else:
             keep = (self.o_cat[oi] & self.p_cat[pi]) != 0
         idx, oi, pi = idx[keep], oi[keep], pi[keep]
@@ -275,8 +294,14 @@ class Problem:
         reputation = self.p_reputation[pi]
         fairness = self.p_fairness[pi]
         preference = np.where(self.o_pref[oi] == pi, -self.limits.preferred_bonus, 0.0)
-        cost = (w.travel * travel + w.lateness * late + reputation + fairness
-                + w.supplement * supplement / 100.0 + preference)
+        cost = (
+            w.travel * travel
+            + w.lateness * late
+            + reputation
+            + fairness
+            + w.supplement * supplement / 100.0
+            + preference
+        )
         pairs = Pairs(oi, pi, travel, start, late, supplement, cost)
         return pairs, codes
 
@@ -313,12 +338,16 @@ class Problem:
         order = self.orders[o]
         settings = self.floor.fair_pay
         travel_min = round(travel_min, 6)
-        hourly = net_hourly_cents(order.payout_cents, order.duration_min, travel_min,
-                                  Decimal(settings.contribution_rate))
+        hourly = net_hourly_cents(
+            order.payout_cents, order.duration_min, travel_min, Decimal(settings.contribution_rate)
+        )
         if self.floor.mode == "rule_out" or hourly >= settings.floor_cents_per_hour:
             return 0, hourly
-        supplement = supplement_to_reach_floor(order.payout_cents, order.duration_min, travel_min,
-                                               settings)
-        all_in = net_hourly_cents(order.payout_cents + supplement, order.duration_min, travel_min,
-                                  Decimal(settings.contribution_rate))
+        supplement = supplement_to_reach_floor(order.payout_cents, order.duration_min, travel_min, settings)
+        all_in = net_hourly_cents(
+            order.payout_cents + supplement,
+            order.duration_min,
+            travel_min,
+            Decimal(settings.contribution_rate),
+        )
         return supplement, all_in

@@ -77,13 +77,19 @@ def solve(
     unique_providers = {p.id: p for p in providers}
     provider_list = sorted(unique_providers.values(), key=lambda p: p.id)
     pinned = sorted({o.id: o for o in orders if o.pinned_provider_id}.values(), key=lambda o: o.id)
-    open_orders = sorted(
-        {o.id: o for o in orders if not o.pinned_provider_id}.values(), key=lambda o: o.id
-    )
+    open_orders = sorted({o.id: o for o in orders if not o.pinned_provider_id}.values(), key=lambda o: o.id)
     extra_busy = _pinned_busy(pinned, unique_providers, now)
-    problem = Problem(open_orders, provider_list, now=now, weights=weights, floor=floor,
-                      travel=travel, radius_factor=radius_factor, limits=limits,
-                      extra_busy=extra_busy)
+    problem = Problem(
+        open_orders,
+        provider_list,
+        now=now,
+        weights=weights,
+        floor=floor,
+        travel=travel,
+        radius_factor=radius_factor,
+        limits=limits,
+        extra_busy=extra_busy,
+    )
     n = len(open_orders)
     stats: dict[str, float] = {"orders": float(n), "providers": float(len(provider_list))}
     if n == 0 or not provider_list:
@@ -134,9 +140,7 @@ def _pinned_busy(
         if provider is None or any(c.order_id == order.id for c in provider.commitments):
             continue
         start = minutes_from(now, order.window_start)
-        busy.setdefault(provider.id, []).append(
-            Busy(start, start + order.duration_min, order.lat, order.lng)
-        )
+        busy.setdefault(provider.id, []).append(Busy(start, start + order.duration_min, order.lat, order.lng))
     return busy
 
 
@@ -197,8 +201,9 @@ def _short_lists(problem: Problem, pairs: Pairs, k: int, threshold: float) -> np
     return marked
 
 
-def _price_and_solve(problem: Problem, candidates: Pairs, in_graph: np.ndarray,
-                     stats: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+def _price_and_solve(
+    problem: Problem, candidates: Pairs, in_graph: np.ndarray, stats: dict[str, float]
+) -> tuple[np.ndarray, np.ndarray]:
     """Solve the graph, add the candidate pairs with a negative reduced cost, until none."""
     n, m = len(problem.orders), len(problem.providers)
     arc_cost = integer_costs(candidates.pi, candidates.cost, problem.limits.preferred_bonus, m)
@@ -208,8 +213,7 @@ def _price_and_solve(problem: Problem, candidates: Pairs, in_graph: np.ndarray,
         index = np.flatnonzero(in_graph)
         chosen_in = assign(candidates.oi[index], candidates.pi[index], arc_cost[index], big)
         stats["pricing_rounds"] += 1
-        stats[f"round_{int(stats['pricing_rounds'])}_cost"] = float(
-            candidates.cost[index[chosen_in]].sum())
+        stats[f"round_{int(stats['pricing_rounds'])}_cost"] = float(candidates.cost[index[chosen_in]].sum())
         stats[f"round_{int(stats['pricing_rounds'])}_arcs"] = float(len(index))
         d_order, d_provider, converged = potentials(
             candidates.oi[index], candidates.pi[index], arc_cost[index], chosen_in, n, m, big
@@ -242,8 +246,9 @@ def _most_negative(oi: IntArray, reduced: IntArray, mask: np.ndarray, n: int) ->
     return keep
 
 
-def _starved(problem: Problem, candidates: Pairs, in_graph: np.ndarray, chosen: np.ndarray,
-             truncated: np.ndarray) -> IntArray:
+def _starved(
+    problem: Problem, candidates: Pairs, in_graph: np.ndarray, chosen: np.ndarray, truncated: np.ndarray
+) -> IntArray:
     """Return unassigned orders whose search stopped before the farthest reach."""
     assigned = np.zeros(len(problem.orders), bool)
     assigned[candidates.oi[chosen]] = True
@@ -276,8 +281,9 @@ def _score(problem: Problem, pairs: Pairs, j: int, note: str = "") -> CandidateS
     )
 
 
-def _result(problem: Problem, pairs: Pairs, chosen: np.ndarray, alternatives: int,
-            pinned: Sequence[OrderRequest]) -> BatchResult:
+def _result(
+    problem: Problem, pairs: Pairs, chosen: np.ndarray, alternatives: int, pinned: Sequence[OrderRequest]
+) -> BatchResult:
     """Build the assignments with their alternatives, and the reasons of the unassigned."""
     n = len(problem.orders)
     winner_of = {int(pairs.pi[j]): int(pairs.oi[j]) for j in np.flatnonzero(chosen)}
@@ -312,17 +318,19 @@ def _result(problem: Problem, pairs: Pairs, chosen: np.ndarray, alternatives: in
             else:
                 note = "cost more for this order than the provider chosen"
             others.append(_score(problem, pairs, j, note))
-        assignments.append(Assignment(
-            order_id=problem.orders[o].id,
-            provider_id=best.provider_id,
-            start_at=best.start_at,
-            travel_min=best.travel_min,
-            cost=best.cost,
-            components=best.components,
-            supplement_cents=best.supplement_cents,
-            net_hourly_cents=best.net_hourly_cents,
-            alternatives=others,
-        ))
+        assignments.append(
+            Assignment(
+                order_id=problem.orders[o].id,
+                provider_id=best.provider_id,
+                start_at=best.start_at,
+                travel_min=best.travel_min,
+                cost=best.cost,
+                components=best.components,
+                supplement_cents=best.supplement_cents,
+                net_hourly_cents=best.net_hourly_cents,
+                alternatives=others,
+            )
+        )
     if no_candidate:
         unassigned.update(_diagnose(problem, np.array(no_candidate, np.int64)))
     unassigned = dict(sorted(unassigned.items()))
@@ -341,7 +349,7 @@ def _diagnose(problem: Problem, orders: IntArray) -> dict[str, str]:
     at_least = np.zeros((5, n), np.int64)  # providers passing each stage, per order
     chunk = max(1, MAX_DIAGNOSED_PAIRS // m)
     for first in range(0, len(orders), chunk):
-        part = orders[first:first + chunk]
+        part = orders[first : first + chunk]
         oi = np.repeat(part, m)
         pi = np.tile(np.arange(m, dtype=np.int64), len(part))
         _, codes = problem.evaluate(oi, pi, with_codes=True)
@@ -357,18 +365,24 @@ def _diagnose(problem: Problem, orders: IntArray) -> dict[str, str]:
         if qualified == 0:
             reason = f"No active provider is qualified for {order.category}."
         elif reach == 0:
-            reason = (f"{qualified} provider(s) are qualified for {order.category}, but the "
-                      "address is outside each one's travel radius"
-                      f" (radius factor {problem.radius_factor:g}).")
+            reason = (
+                f"{qualified} provider(s) are qualified for {order.category}, but the "
+                "address is outside each one's travel radius"
+                f" (radius factor {problem.radius_factor:g})."
+            )
         elif not_declined == 0:
             reason = f"Every qualified provider within reach ({reach}) declined this order."
         elif free == 0:
-            reason = (f"The {not_declined} qualified provider(s) within reach who did not decline "
-                      "are not on duty or scheduled, or are busy, for the window (counting travel "
-                      "between missions).")
+            reason = (
+                f"The {not_declined} qualified provider(s) within reach who did not decline "
+                "are not on duty or scheduled, or are busy, for the window (counting travel "
+                "between missions)."
+            )
         else:
-            reason = (f"For the {free} provider(s) who could take it, the travel would bring the "
-                      f"net hourly pay of this mission below the fair-pay floor ({floor:.2f} €/h), "
-                      "and the floor policy rules such missions out.")
+            reason = (
+                f"For the {free} provider(s) who could take it, the travel would bring the "
+                f"net hourly pay of this mission below the fair-pay floor ({floor:.2f} €/h), "
+                "and the floor policy rules such missions out."
+            )
         reasons[order.id] = reason
     return reasons

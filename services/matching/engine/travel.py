@@ -30,9 +30,7 @@ def haversine_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def haversine_km_many(
-    lat1: FloatArray, lng1: FloatArray, lat2: FloatArray, lng2: FloatArray
-) -> FloatArray:
+def haversine_km_many(lat1: FloatArray, lng1: FloatArray, lat2: FloatArray, lng2: FloatArray) -> FloatArray:
     """Return great-circle distances in km, element-wise (broadcasting)."""
     p1, p2 = np.radians(lat1), np.radians(lat2)
     dp, dl = p2 - p1, np.radians(np.subtract(lng2, lng1))

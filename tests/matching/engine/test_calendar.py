@@ -50,13 +50,22 @@ class TestEdgeBatches:
 
 class TestInputValidation:
     def test_refuses_orders_that_cannot_be_scored(self) -> None:
-        for bad in ({"duration_min": 0}, {"payout_cents": -1}, {"lat": float("nan")},
-                    {"window_end": NOW.replace(year=2025)}, {"window_start": NOW.replace(tzinfo=None)}):
+        for bad in (
+            {"duration_min": 0},
+            {"payout_cents": -1},
+            {"lat": float("nan")},
+            {"window_end": NOW.replace(year=2025)},
+            {"window_start": NOW.replace(tzinfo=None)},
+        ):
             with pytest.raises(ValueError):
                 make_order(**bad)
 
     def test_refuses_providers_that_cannot_be_placed(self) -> None:
-        for bad in ({"lng": 200.0}, {"travel_radius_km": -1.0},
-                    {"weekly_schedule": ((7, 0, 60),)}, {"weekly_schedule": ((1, 600, 60),)}):
+        for bad in (
+            {"lng": 200.0},
+            {"travel_radius_km": -1.0},
+            {"weekly_schedule": ((7, 0, 60),)},
+            {"weekly_schedule": ((1, 600, 60),)},
+        ):
             with pytest.raises(ValueError):
                 make_provider(**bad)

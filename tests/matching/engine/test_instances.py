@@ -13,8 +13,20 @@ from services.matching.engine import FloorPolicy, HaversineTravel, Limits, Weigh
 from services.matching.engine.instances import DEFAULT_NOW, city_instance, load_places
 from services.matching.engine.problem import Problem
 
-FIELDS = ["insee_com", "insee_reg", "insee_dep", "commune", "commune_article", "code_postal",
-          "commune_type", "insee_parente", "lat", "lng", "superficie_km2", "population_2021"]
+FIELDS = [
+    "insee_com",
+    "insee_reg",
+    "insee_dep",
+    "commune",
+    "commune_article",
+    "code_postal",
+    "commune_type",
+    "insee_parente",
+    "lat",
+    "lng",
+    "superficie_km2",
+    "population_2021",
+]
 
 
 @pytest.fixture
@@ -34,15 +46,23 @@ def communes(tmp_path: Path) -> Path:
         writer = csv.writer(handle)
         writer.writerow(FIELDS)
         for insee, name, postcode, kind, lat, lng, area, population in rows:
-            writer.writerow([insee, "84", insee[:2], name, name, postcode, kind, "", lat, lng,
-                             area, population])
+            writer.writerow(
+                [insee, "84", insee[:2], name, name, postcode, kind, "", lat, lng, area, population]
+            )
     return path
 
 
 def make_problem(orders, providers) -> Problem:  # type: ignore[no-untyped-def]
-    return Problem(sorted(orders, key=lambda o: o.id), sorted(providers, key=lambda p: p.id),
-                   now=DEFAULT_NOW, weights=Weights(), floor=FloorPolicy(),
-                   travel=HaversineTravel(), radius_factor=1.0, limits=Limits())
+    return Problem(
+        sorted(orders, key=lambda o: o.id),
+        sorted(providers, key=lambda p: p.id),
+        now=DEFAULT_NOW,
+        weights=Weights(),
+        floor=FloorPolicy(),
+        travel=HaversineTravel(),
+        radius_factor=1.0,
+        limits=Limits(),
+    )
 
 
 def exact(orders, providers) -> tuple[float, int]:  # type: ignore[no-untyped-def]
@@ -76,18 +96,14 @@ class TestCityInstance:
         with pytest.raises(ValueError):
             load_places(communes, centre=(43.3, 5.4))
 
-    def test_is_deterministic_and_rules_out_about_thirty_percent_by_skills(
-        self, communes: Path
-    ) -> None:
+    def test_is_deterministic_and_rules_out_about_thirty_percent_by_skills(self, communes: Path) -> None:
         orders, providers = city_instance(communes, 300, 400, seed=5)
         again, _ = city_instance(communes, 300, 400, seed=5)
         assert orders == again
         qualified = np.mean([o.category in p.categories for o in orders for p in providers])
         assert 0.65 < qualified < 0.75
-        lyon_1er = sum(1 for p in providers if abs(p.lat - 45.7701) < 0.01
-                       and abs(p.lng - 4.82637) < 0.01)
-        villeurbanne = sum(1 for p in providers if abs(p.lat - 45.7719) < 0.02
-                           and abs(p.lng - 4.8902) < 0.02)
+        lyon_1er = sum(1 for p in providers if abs(p.lat - 45.7701) < 0.01 and abs(p.lng - 4.82637) < 0.01)
+        villeurbanne = sum(1 for p in providers if abs(p.lat - 45.7719) < 0.02 and abs(p.lng - 4.8902) < 0.02)
         assert villeurbanne > lyon_1er  # about five times the population
 
 

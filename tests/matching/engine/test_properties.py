@@ -41,19 +41,28 @@ def providers(draw: st.DrawFn, index: int) -> ProviderState:
     for k in range(draw(st.integers(0, 2))):
         length = draw(st.integers(30, 180))
         c_lat, c_lng = place(draw)
-        commitments.append(Commitment(f"c{index}-{k}", NOW + timedelta(minutes=cursor),
-                                      NOW + timedelta(minutes=cursor + length), c_lat, c_lng))
+        commitments.append(
+            Commitment(
+                f"c{index}-{k}",
+                NOW + timedelta(minutes=cursor),
+                NOW + timedelta(minutes=cursor + length),
+                c_lat,
+                c_lng,
+            )
+        )
         cursor += length + draw(st.integers(0, 240))
     schedule = tuple(
         (day, start, min(start + length, 1440))
-        for day, start, length in draw(st.lists(
-            st.tuples(st.integers(0, 6), st.integers(0, 1380), st.integers(60, 600)), max_size=3))
+        for day, start, length in draw(
+            st.lists(st.tuples(st.integers(0, 6), st.integers(0, 1380), st.integers(60, 600)), max_size=3)
+        )
     )
     rated = draw(st.booleans())
     return ProviderState(
         id=f"p{index}",
         categories=frozenset(draw(st.sets(st.sampled_from(CATEGORIES), min_size=1))),
-        lat=lat, lng=lng,
+        lat=lat,
+        lng=lng,
         travel_radius_km=draw(st.floats(1.0, 12.0)),
         on_duty=draw(st.booleans()),
         weekly_schedule=schedule,
@@ -74,16 +83,19 @@ def batches(draw: st.DrawFn) -> tuple[list[OrderRequest], list[ProviderState], s
     for i in range(draw(st.integers(1, 7))):
         lat, lng = place(draw)
         start = draw(st.integers(0, 36 * 60))
-        orders.append(OrderRequest(
-            id=f"o{i}",
-            category=draw(st.sampled_from(CATEGORIES)),
-            lat=lat, lng=lng,
-            window_start=NOW + timedelta(minutes=start),
-            window_end=NOW + timedelta(minutes=start + draw(st.integers(0, 180))),
-            duration_min=draw(st.sampled_from([30, 60, 90, 120, 180])),
-            payout_cents=draw(st.integers(500, 9000)),
-            declined_by=frozenset(draw(st.sets(st.sampled_from(ids), max_size=2))),
-        ))
+        orders.append(
+            OrderRequest(
+                id=f"o{i}",
+                category=draw(st.sampled_from(CATEGORIES)),
+                lat=lat,
+                lng=lng,
+                window_start=NOW + timedelta(minutes=start),
+                window_end=NOW + timedelta(minutes=start + draw(st.integers(0, 180))),
+                duration_min=draw(st.sampled_from([30, 60, 90, 120, 180])),
+                payout_cents=draw(st.integers(500, 9000)),
+                declined_by=frozenset(draw(st.sets(st.sampled_from(ids), max_size=2))),
+            )
+        )
     return orders, provider_list, draw(st.sampled_from(["rule_out", "supplement"]))
 
 
@@ -99,7 +111,8 @@ def check_filters(order: OrderRequest, provider: ProviderState, start_min: float
     """Assert, with scalar arithmetic, that an assignment passes every filter of the spec."""
     assert order.category in provider.categories
     assert haversine_km(provider.lat, provider.lng, order.lat, order.lng) <= (
-        provider.travel_radius_km + 1e-9)
+        provider.travel_radius_km + 1e-9
+    )
     assert provider.id not in order.declined_by
     ws = (order.window_start - NOW).total_seconds() / 60
     we = (order.window_end - NOW).total_seconds() / 60
@@ -144,9 +157,16 @@ def test_matches_the_exact_optimum_of_the_dense_problem(batch) -> None:  # type:
     orders, provider_list, mode = batch
     floor = FloorPolicy(mode)
     result = solve(orders, provider_list, now=NOW, floor=floor)
-    problem = Problem(sorted(orders, key=lambda o: o.id),
-                      sorted(provider_list, key=lambda p: p.id), now=NOW, weights=Weights(),
-                      floor=floor, travel=TRAVEL, radius_factor=1.0, limits=LIMITS)
+    problem = Problem(
+        sorted(orders, key=lambda o: o.id),
+        sorted(provider_list, key=lambda p: p.id),
+        now=NOW,
+        weights=Weights(),
+        floor=floor,
+        travel=TRAVEL,
+        radius_factor=1.0,
+        limits=LIMITS,
+    )
     n, m = len(orders), len(provider_list)
     oi, pi = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
     pairs, _ = problem.evaluate(oi, pi)
@@ -158,8 +178,10 @@ def test_matches_the_exact_optimum_of_the_dense_problem(batch) -> None:  # type:
     assert len(result.assignments) == int(served.sum())
     # Integer costs are hundredths: the engine is within that rounding of the exact optimum.
     engine_cost = sum(
-        matrix[problem.orders.index(next(o for o in problem.orders if o.id == a.order_id)),
-               problem.provider_index[a.provider_id]]
+        matrix[
+            problem.orders.index(next(o for o in problem.orders if o.id == a.order_id)),
+            problem.provider_index[a.provider_id],
+        ]
         for a in result.assignments
     )
     assert engine_cost <= matrix[rows, cols][served].sum() + 0.01 * n + 1e-9

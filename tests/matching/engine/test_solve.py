@@ -41,9 +41,11 @@ class TestOptimum:
     def test_tie_goes_to_the_lower_provider_id_whatever_the_input_order(self) -> None:
         east = (LYON[0], LYON[1] + 0.01)
         west = (LYON[0], LYON[1] - 0.01)
-        for providers in ([make_provider("a", east), make_provider("b", west)],
-                          [make_provider("b", west), make_provider("a", east)],
-                          [make_provider("b", east), make_provider("a", west)]):
+        for providers in (
+            [make_provider("a", east), make_provider("b", west)],
+            [make_provider("b", west), make_provider("a", east)],
+            [make_provider("b", east), make_provider("a", west)],
+        ):
             result = solve([make_order()], providers, now=NOW)
             assert by_order(result) == {"o1": "a"}
 
@@ -128,8 +130,7 @@ class TestCalendar:
 
     def test_must_leave_time_to_reach_the_next_mission(self) -> None:
         lat, lng = north(5)
-        following = Commitment("next", NOW + timedelta(minutes=60),
-                               NOW + timedelta(minutes=180), lat, lng)
+        following = Commitment("next", NOW + timedelta(minutes=60), NOW + timedelta(minutes=180), lat, lng)
         provider = make_provider(commitments=(following,))
         fits = make_order("o1", duration_min=40)  # 40 + 15.6 <= 60
         too_long = make_order("o2", duration_min=50)  # 50 + 15.6 > 60
@@ -140,11 +141,9 @@ class TestCalendar:
     def test_order_booked_for_later_fits_the_weekly_schedule(self) -> None:
         # Friday 27 November, 10:00-10:30 in Paris is 09:00-09:30 UTC.
         window_start = NOW + timedelta(days=1)
-        order = make_order(window_start=window_start,
-                           window_end=window_start + timedelta(minutes=30))
+        order = make_order(window_start=window_start, window_end=window_start + timedelta(minutes=30))
         morning = make_provider("p1", on_duty=False, weekly_schedule=((4, 9 * 60, 13 * 60),))
-        afternoon = make_provider("p2", on_duty=False,
-                                  weekly_schedule=((4, 14 * 60, 18 * 60),))
+        afternoon = make_provider("p2", on_duty=False, weekly_schedule=((4, 14 * 60, 18 * 60),))
         on_duty_now = make_provider("p3")
         assert by_order(solve([order], [morning], now=NOW)) == {"o1": "p1"}
         assert solve([order], [morning], now=NOW).assignments[0].start_at == window_start
@@ -166,21 +165,25 @@ class TestFairPayFloor:
         return make_order(duration_min=60, payout_cents=1300)
 
     def test_rule_out_leaves_the_order_unassigned(self) -> None:
-        result = solve([self.order()], [make_provider(at=north(3))], now=NOW,
-                       floor=FloorPolicy("rule_out"))
+        result = solve([self.order()], [make_provider(at=north(3))], now=NOW, floor=FloorPolicy("rule_out"))
         assert "fair-pay floor" in result.unassigned["o1"]
 
     def test_supplement_lifts_the_pay_to_the_floor_and_costs_in_the_score(self) -> None:
-        result = solve([self.order()], [make_provider(at=north(3))], now=NOW,
-                       floor=FloorPolicy("supplement"), weights=Weights(supplement=5.0))
+        result = solve(
+            [self.order()],
+            [make_provider(at=north(3))],
+            now=NOW,
+            floor=FloorPolicy("supplement"),
+            weights=Weights(supplement=5.0),
+        )
         (assignment,) = result.assignments
         expected = supplement_to_reach_floor(1300, 60, assignment.travel_min, FairPaySettings())
         assert assignment.supplement_cents == expected > 0
         assert assignment.components["supplement"] == pytest.approx(5.0 * expected / 100)
         assert assignment.net_hourly_cents >= FairPaySettings().floor_cents_per_hour
         assert assignment.net_hourly_cents == net_hourly_cents(
-            1300 + expected, 60, round(assignment.travel_min, 6),
-            FairPaySettings().contribution_rate)
+            1300 + expected, 60, round(assignment.travel_min, 6), FairPaySettings().contribution_rate
+        )
 
     def test_a_near_provider_needs_no_supplement(self) -> None:
         result = solve([self.order()], [make_provider(at=north(0.5))], now=NOW)
@@ -189,10 +192,8 @@ class TestFairPayFloor:
     def test_the_supplement_weighs_against_a_nearer_but_worse_rated_provider(self) -> None:
         far_good = make_provider("p1", north(3), rating=5.0, rating_count=50)
         near_poor = make_provider("p2", north(1.2), rating=3.0, rating_count=50)
-        cheap = solve([self.order()], [far_good, near_poor], now=NOW,
-                      weights=Weights(supplement=0.0))
-        dear = solve([self.order()], [far_good, near_poor], now=NOW,
-                     weights=Weights(supplement=20.0))
+        cheap = solve([self.order()], [far_good, near_poor], now=NOW, weights=Weights(supplement=0.0))
+        dear = solve([self.order()], [far_good, near_poor], now=NOW, weights=Weights(supplement=20.0))
         assert by_order(cheap) == {"o1": "p1"}
         assert by_order(dear) == {"o1": "p2"}
 
@@ -217,8 +218,7 @@ class TestScore:
     def test_lateness_counts_past_the_window(self) -> None:
         order = make_order(at=north(8), window_end=NOW + timedelta(minutes=10))
         (assignment,) = solve([order], [make_provider()], now=NOW).assignments
-        assert assignment.components["lateness"] == pytest.approx(
-            3.0 * (8 * MIN_PER_KM - 10), rel=1e-3)
+        assert assignment.components["lateness"] == pytest.approx(3.0 * (8 * MIN_PER_KM - 10), rel=1e-3)
 
     def test_the_preferred_provider_is_kept_when_close_enough(self) -> None:
         order = make_order(preferred_provider_id="p2")
