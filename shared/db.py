@@ -115,17 +115,20 @@ class UnitOfWork:
         self.database = database
         self.session = session
         self.committed = False
+        self.has_events = False
 
     def add_event(self, payload: Any, *, aggregate_id: str | None = None) -> None:
         """Record an event in the outbox, in this transaction."""
         from shared.outbox import add_to_outbox
 
         add_to_outbox(self.session, payload, aggregate_id=aggregate_id)
+        self.has_events = True
 
     async def commit(self) -> None:
         await self.session.commit()
         self.committed = True
-        self.database.notify_committed()
+        if self.has_events:  # wake the relay only when there is something to publish
+            self.database.notify_committed()
 
     async def rollback(self) -> None:
         await self.session.rollback()
