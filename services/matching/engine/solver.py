@@ -91,7 +91,12 @@ def solve(
         extra_busy=extra_busy,
     )
     n = len(open_orders)
-    stats: dict[str, float] = {"orders": float(n), "providers": float(len(provider_list))}
+    problem_s = time.perf_counter() - started
+    stats: dict[str, float] = {
+        "orders": float(n),
+        "providers": float(len(provider_list)),
+        "problem_s": problem_s,
+    }
     if n == 0 or not provider_list:
         reasons = _diagnose(problem, np.arange(n, dtype=np.int64)) if n else {}
         return BatchResult([], reasons, [o.id for o in pinned], stats)
@@ -100,7 +105,7 @@ def solve(
     found = generate(problem, grid, np.arange(n, dtype=np.int64), pool=pool)
     candidates = _with_preferred(problem, found.pairs)
     truncated = found.truncated
-    stats["candidates_s"] = time.perf_counter() - started
+    stats["candidates_s"] = time.perf_counter() - started - stats["problem_s"]
 
     in_graph = _short_lists(problem, candidates, max_candidates, _threshold(problem))
     stats["pricing_rounds"] = 0.0
@@ -124,7 +129,9 @@ def solve(
     stats["graph_pairs"] = float(len(pairs))
     stats["solve_s"] = time.perf_counter() - started
 
+    clock = time.perf_counter()
     result = _result(problem, pairs, chosen, alternatives, pinned)
+    stats["result_s"] = time.perf_counter() - clock
     stats["total_s"] = time.perf_counter() - started
     result.stats.update(stats)
     return result
@@ -211,21 +218,27 @@ def _price_and_solve(
     previous: float | None = None
     while True:
         index = np.flatnonzero(in_graph)
+        clock = time.perf_counter()
         chosen_in = assign(candidates.oi[index], candidates.pi[index], arc_cost[index], big)
+        stats["flow_s"] = stats.get("flow_s", 0.0) + time.perf_counter() - clock
         stats["pricing_rounds"] += 1
-        stats[f"round_{int(stats['pricing_rounds'])}_cost"] = float(candidates.cost[index[chosen_in]].sum())
+        cost_now = float(candidates.cost[index[chosen_in]].sum())
+        stats[f"round_{int(stats['pricing_rounds'])}_cost"] = cost_now
         stats[f"round_{int(stats['pricing_rounds'])}_arcs"] = float(len(index))
-        d_order, d_provider, converged = potentials(
-            candidates.oi[index], candidates.pi[index], arc_cost[index], chosen_in, n, m, big
-        )
-        reduced = arc_cost + d_order[candidates.oi] - d_provider[candidates.pi]
-        entering = _most_negative(candidates.oi, reduced, ~in_graph & (reduced < 0), n)
-        if not converged:
-            stats["unconverged_potentials"] = stats.get("unconverged_potentials", 0.0) + 1
-        cost_now = stats[f"round_{int(stats['pricing_rounds'])}_cost"]
         settled = previous is not None and previous - cost_now <= PRICING_TOLERANCE * abs(cost_now)
         previous = cost_now
-        if not entering.any() or settled or stats["pricing_rounds"] >= MAX_PRICING_ROUNDS:
+        entering = np.zeros(len(candidates), bool)
+        if not settled and stats["pricing_rounds"] < MAX_PRICING_ROUNDS:
+            clock = time.perf_counter()
+            d_order, d_provider, converged = potentials(
+                candidates.oi[index], candidates.pi[index], arc_cost[index], chosen_in, n, m, big
+            )
+            reduced = arc_cost + d_order[candidates.oi] - d_provider[candidates.pi]
+            entering = _most_negative(candidates.oi, reduced, ~in_graph & (reduced < 0), n)
+            stats["potentials_s"] = stats.get("potentials_s", 0.0) + time.perf_counter() - clock
+            if not converged:
+                stats["unconverged_potentials"] = stats.get("unconverged_potentials", 0.0) + 1
+        if not entering.any():
             chosen = np.zeros(len(candidates), bool)
             chosen[index[chosen_in]] = True
             return in_graph, chosen
