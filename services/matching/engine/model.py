@@ -169,7 +169,13 @@ class CandidateScore:
 
 @dataclass(frozen=True)
 class Assignment:
-    """The engine's choice for one order, with the score and the best rejected alternatives."""
+    """The engine's choice for one order, with the score and the best rejected alternatives.
+
+    start_at is when the mission starts (UTC); travel_min is from the provider's position or
+    previous mission; supplement_cents is the gross travel supplement the operator pays (0 when
+    none is needed, always 0 under the rule_out policy); net_hourly_cents is the provider's
+    all-in net pay per hour of travel plus work, supplement included.
+    """
 
     order_id: str
     provider_id: str
