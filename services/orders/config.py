@@ -54,3 +54,4 @@ class OrdersSettings(BaseSettings):
     sse_poll_s: float = Field(default=1.0, gt=0)
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
     db_pool_size: int = Field(default=10, ge=1)
+    consumer_group: str = Field(default="orders", min_length=1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -173,4 +172,3 @@ class TestDisputes:
             assert r.status_code == 200 and r.json()["refund_cents"] == refund
 
 
-_ = timedelta

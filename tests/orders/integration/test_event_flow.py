@@ -1,0 +1,131 @@
+"""Orders on real PostgreSQL and Kafka: order-confirmed goes out through the outbox, matching's
+events (published to Kafka as matching would) drive the lifecycle, duplicates change state once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from services.orders.app import OrdersComponent
+from shared.app import create_app
+from shared.bus.kafka import KafkaBus
+from shared.config import PlatformSettings
+from shared.db import Database, wait_for
+from shared.events import registry
+from shared.events.envelope import Envelope
+from shared.events.matching import OrderUnassignable
+from shared.events.registry import EventPayload
+from shared.testing import Tokens, running_app
+from tests.orders.support import Clock, Harness, PricingStub, order_body, orders_settings
+from tests.orders.unit.test_api_orders import assigned, completed, started
+
+pytestmark = pytest.mark.integration
+
+
+@asynccontextmanager
+async def orders_on_kafka(
+    postgres_url: str, kafka_bootstrap: str, unique: Callable[[str], str], stub: PricingStub
+) -> AsyncIterator[tuple[Harness, str]]:
+    prefix = unique("t") + "."
+    database = Database(postgres_url, schema=unique("orders"))
+    settings = PlatformSettings(outbox_poll_s=0.05)
+    component = OrdersComponent(
+        settings, database, orders_settings=orders_settings(stub, consumer_group=unique("orders"))
+    )
+    clock = Clock()
+    component.clock = clock
+    bus = KafkaBus(kafka_bootstrap, topic_prefix=prefix, client_id=unique("c"))
+    app = create_app([component], settings, bus=bus)
+    try:
+        async with running_app(app) as client:
+            yield Harness(client, component, bus, clock, stub), prefix  # type: ignore[arg-type]
+    finally:
+        await database.drop_schema()
+        await database.dispose()
+
+
+async def read_until(bootstrap: str, topic: str, predicate: Callable[[Envelope], bool]) -> Envelope:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        async with asyncio.timeout(30):
+            while True:
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        envelope = Envelope.from_json(record.value or b"")
+                        if predicate(envelope):
+                            return envelope
+    finally:
+        await consumer.stop()
+
+
+async def produce(bootstrap: str, topic: str, *payloads: EventPayload, twice: bool = False) -> None:
+    """Publish envelopes as matching would (keyed by order id); `twice` sends each one two times."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, acks="all")
+    await producer.start()
+    try:
+        for payload in payloads:
+            envelope = registry.envelope(payload)
+            for _ in range(2 if twice else 1):
+                await producer.send_and_wait(topic, envelope.to_json(), key=envelope.aggregate_id.encode())
+    finally:
+        await producer.stop()
+
+
+async def test_order_confirmed_reaches_kafka_and_matching_events_drive_the_order(
+    postgres_url: str, kafka_bootstrap: str, unique: Callable[[str], str], pricing: PricingStub
+) -> None:
+    tokens = Tokens()
+    async with orders_on_kafka(postgres_url, kafka_bootstrap, unique, pricing) as (h, prefix):
+        quote = pricing.add_quote(h.clock.now)
+        r = await h.http.post("/v1/orders", json=order_body(quote),
+                              headers={**tokens.client("c1"), "Idempotency-Key": "k1"})
+        assert r.status_code == 201, r.text
+        order = r.json()
+        oid = order["id"]
+        confirmed = await read_until(kafka_bootstrap, f"{prefix}orders.events",
+                                     lambda e: e.type == "order-confirmed")
+        assert confirmed.aggregate_id == oid and confirmed.payload["quote_id"] == quote["id"]
+        assert len(confirmed.payload["start_code_hash"]) == 64
+
+        matching_topic = f"{prefix}matching.events"
+        # Every event twice (a redelivery), and the assignment once more with a new event id.
+        await produce(kafka_bootstrap, matching_topic, assigned(oid), twice=True)
+        await produce(kafka_bootstrap, matching_topic, assigned(oid), started(oid), completed(order),
+                      twice=True)
+
+        async def is_completed() -> bool:
+            seen = await h.http.get(f"/v1/orders/{oid}", headers=tokens.client("c1"))
+            return bool(seen.json()["status"] == "completed")
+
+        await wait_for(is_completed, timeout=60)
+        seen = (await h.http.get(f"/v1/orders/{oid}", headers=tokens.client("c1"))).json()
+        assert [e["to_status"] for e in seen["history"]] == [
+            "confirmed", "assigned", "in_progress", "completed"]
+        assert seen["provider"]["first_name"] == "Amina"
+
+
+async def test_unassignable_order_is_unfulfilled_on_kafka(
+    postgres_url: str, kafka_bootstrap: str, unique: Callable[[str], str], pricing: PricingStub
+) -> None:
+    tokens = Tokens()
+    async with orders_on_kafka(postgres_url, kafka_bootstrap, unique, pricing) as (h, prefix):
+        quote = pricing.add_quote(h.clock.now, start_at=h.clock.now + timedelta(hours=6))
+        r = await h.http.post("/v1/orders", json=order_body(quote),
+                              headers={**tokens.client("c1"), "Idempotency-Key": "k1"})
+        oid = r.json()["id"]
+        await produce(kafka_bootstrap, f"{prefix}matching.events",
+                      OrderUnassignable(order_id=oid, reason="nobody qualified nearby"), twice=True)
+        unfulfilled = await read_until(kafka_bootstrap, f"{prefix}orders.events",
+                                       lambda e: e.type == "order-unfulfilled")
+        assert unfulfilled.payload == {"order_id": oid, "client_id": "c1",
+                                       "reason": "nobody qualified nearby"}
+        seen = (await h.http.get(f"/v1/orders/{oid}", headers=tokens.client("c1"))).json()
+        assert [e["to_status"] for e in seen["history"]] == ["confirmed", "unfulfilled"]
+
+
