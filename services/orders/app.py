@@ -86,7 +86,9 @@ class OrdersComponent(Component):
         router.add(PositionUpdated, self.orders.on_position_updated)
         return [
             Subscription(
-                group=self.settings.consumer_group, topics=[topic_for("matching"), topic_for("providers")], handler=router
+                group=self.settings.consumer_group,
+                topics=[topic_for("matching"), topic_for("providers")],
+                handler=router,
             )
         ]
 
