@@ -127,7 +127,7 @@ def fit_mission(
         travel_in = travel(from_lat, from_lng, lat, lng)
         earliest = max(window_start, free_from + travel_in)
         if earliest > latest_start:
-            break
+            continue
         start = _earliest_available(earliest, duration, latest_start, on_duty_until, blocks)
         if start is None:
             continue

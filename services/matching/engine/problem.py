@@ -261,7 +261,11 @@ class Problem:
         simple = self.p_simple[pi] & (start <= self.limits.on_duty_horizon_min)
         keep = simple & (start <= self.o_we[oi] + self.limits.max_late_min)
         slow = np.flatnonzero(~simple)
-        if len(slow):
+        if len(slow) and isinstance(self.travel, HaversineTravel):
+            fits, fit_start, fit_travel = self.fit_many(oi[slow], pi[slow], travel[slow])
+            keep[slow] = fits
+            start[slow[fits]], travel[slow[fits]] = fit_start[fits], fit_travel[fits]
+        elif len(slow):
             for j in slow:
                 fit = self._fit(int(oi[j]), int(pi[j]))
                 if fit is not None:
@@ -304,6 +308,92 @@ class Problem:
         )
         pairs = Pairs(oi, pi, travel, start, late, supplement, cost)
         return pairs, codes
+
+    def _calendar_arrays(self, providers: IntArray) -> tuple[FloatArray, ...]:
+        """Return padded (block start, block end, busy start, busy end, busy lat, busy lng)."""
+        blocks = [self.blocks(int(p)) for p in providers]
+        busy = [self.busy[int(p)] for p in providers]
+        width_b = max(1, max(len(b) for b in blocks))
+        width_c = max(1, max(len(b) for b in busy))
+        k = len(providers)
+        b_start = np.full((k, width_b), np.inf)
+        b_end = np.full((k, width_b), -np.inf)
+        c_start = np.full((k, width_c), np.inf)
+        c_end = np.full((k, width_c), np.inf)
+        c_lat = np.zeros((k, width_c))
+        c_lng = np.zeros((k, width_c))
+        for row, (bl, bu) in enumerate(zip(blocks, busy, strict=True)):
+            if bl:
+                b_start[row, : len(bl)], b_end[row, : len(bl)] = zip(*bl, strict=True)
+            for col, item in enumerate(bu):
+                c_start[row, col], c_end[row, col] = item.start, item.end
+                c_lat[row, col], c_lng[row, col] = item.lat, item.lng
+        return b_start, b_end, c_start, c_end, c_lat, c_lng
+
+    def fit_many(
+        self, oi: IntArray, pi: IntArray, travel_home: FloatArray
+    ) -> tuple[BoolArray, FloatArray, FloatArray]:
+        """Fit many (order, provider) pairs into the providers' calendars, vectorised.
+
+        The same rules as calendar.fit_mission: leave from home now or from the previous
+        commitment when it ends, be on duty or scheduled for the whole mission, reach the next
+        commitment in time, overlap none; among the gaps that fit, the least travel-and-lateness.
+        """
+        assert isinstance(self.travel, HaversineTravel)
+        providers, row = np.unique(pi, return_inverse=True)
+        b_start, b_end, c_start, c_end, c_lat, c_lng = (a[row] for a in self._calendar_arrays(providers))
+        n_busy = np.array([len(self.busy[int(p)]) for p in providers], np.int64)[row]
+        ws, we = self.o_ws[oi], self.o_we[oi]
+        latest = we + self.limits.max_late_min
+        duration = self.o_dur[oi]
+        duty_until = np.where(self.p_on_duty[pi], self.limits.on_duty_horizon_min, -np.inf)
+        per_km = self.travel.detour_factor / self.o_speed[oi] * 60.0  # type: ignore[index]
+        o_lat, o_lng = self.o_lat[oi], self.o_lng[oi]
+
+        def minutes_to(lat: FloatArray, lng: FloatArray) -> FloatArray:
+            half_dp = (np.radians(o_lat) - np.radians(lat)) * 0.5
+            half_dl = (np.radians(o_lng) - np.radians(lng)) * 0.5
+            a = np.sin(half_dp) ** 2 + np.cos(np.radians(lat)) * np.cos(np.radians(o_lat)) * (
+                np.sin(half_dl) ** 2
+            )
+            km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+            result: FloatArray = km * per_km
+            return result
+
+        best_cost = np.full(len(oi), np.inf)
+        best_start = np.zeros(len(oi))
+        best_travel = np.zeros(len(oi))
+        w = self.weights
+        for gap in range(c_start.shape[1] + 1):
+            if gap == 0:
+                free_from, travel_in = np.zeros(len(oi)), travel_home
+            else:
+                free_from = c_end[:, gap - 1]
+                travel_in = minutes_to(c_lat[:, gap - 1], c_lng[:, gap - 1])
+            has_following = gap < n_busy
+            column = min(gap, c_start.shape[1] - 1)
+            follow_start = np.where(has_following, c_start[:, column], np.inf)
+            follow_end = np.where(has_following, c_end[:, column], np.inf)
+            valid = (gap <= n_busy) & ~(follow_end <= np.maximum(free_from, ws))
+            earliest = np.maximum(ws, free_from + travel_in)
+            valid &= earliest <= latest
+            start = np.where(earliest <= duty_until, earliest, np.inf)
+            for b in range(b_start.shape[1]):
+                candidate = np.maximum(earliest, b_start[:, b])
+                fits = np.isinf(start) & (candidate <= latest) & (candidate + duration <= b_end[:, b])
+                start = np.where(fits, candidate, start)
+            valid &= np.isfinite(start)
+            start = np.where(valid, start, 0.0)
+            travel_out = np.where(has_following, minutes_to(c_lat[:, column], c_lng[:, column]), 0.0)
+            valid &= ~has_following | (start + duration + travel_out <= follow_start)
+            end = start + duration
+            valid &= ~((c_start < end[:, None]) & (start[:, None] < c_end)).any(axis=1)
+            cost = w.travel * travel_in + w.lateness * np.maximum(0.0, start - we)
+            better = valid & (cost < best_cost)
+            best_cost = np.where(better, cost, best_cost)
+            best_start = np.where(better, start, best_start)
+            best_travel = np.where(better, travel_in, best_travel)
+        return np.isfinite(best_cost), best_start, best_travel
 
     def _fit(self, o: int, p: int) -> Fit | None:
         """Fit order o into provider p's calendar (the per-pair path)."""

@@ -187,3 +187,29 @@ def test_matches_the_exact_optimum_of_the_dense_problem(batch) -> None:  # type:
     assert engine_cost <= matrix[rows, cols][served].sum() + 0.01 * n + 1e-9
     for a in result.assignments:
         assert a.provider_id not in next(o for o in orders if o.id == a.order_id).declined_by
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches())
+def test_vectorised_calendar_fit_agrees_with_the_scalar_one(batch) -> None:  # type: ignore[no-untyped-def]
+    orders, provider_list, mode = batch
+    problem = Problem(
+        sorted(orders, key=lambda o: o.id),
+        sorted(provider_list, key=lambda p: p.id),
+        now=NOW,
+        weights=Weights(),
+        floor=FloorPolicy(mode),
+        travel=TRAVEL,
+        radius_factor=1.0,
+        limits=LIMITS,
+    )
+    n, m = len(orders), len(provider_list)
+    oi, pi = np.repeat(np.arange(n), m), np.tile(np.arange(m), n)
+    home = problem.travel_minutes(oi, pi, problem.distances(oi, pi))
+    fits, start, travel = problem.fit_many(oi, pi, home)
+    for j in range(len(oi)):
+        scalar = problem._fit(int(oi[j]), int(pi[j]))
+        assert fits[j] == (scalar is not None)
+        if scalar is not None:
+            assert abs(start[j] - scalar.start) < 1e-6
+            assert abs(travel[j] - scalar.travel_min) < 1e-6
