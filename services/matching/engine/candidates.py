@@ -52,6 +52,28 @@ class GridIndex:
                 np.arange(len(holders), dtype=np.int64), [len(h) for h in holders]
             )
             self.order_category = np.log2(np.maximum(problem.o_cat, 1)).astype(np.int64)
+        self.entry_x = problem.p_x[self.entry_provider]
+        self.entry_y = problem.p_y[self.entry_provider]
+        # A provider with missions is also found from where those missions are: the next
+        # mission may start from there, however far from home that is.
+        places = [
+            (p, b.lng * problem.kx, b.lat * problem.ky) for p, items in enumerate(problem.busy) for b in items
+        ]
+        self.has_extra = bool(places)
+        if places:
+            where = np.array(places, np.float64)
+            busy_provider = where[:, 0].astype(np.int64)
+            extra = np.flatnonzero(np.isin(self.entry_provider, busy_provider))
+            # Repeat each (category, provider) entry of a busy provider at each mission place.
+            by_provider: dict[int, list[int]] = {}
+            for place, p in enumerate(busy_provider.tolist()):
+                by_provider.setdefault(p, []).append(place)
+            rows = [(e, r) for e in extra.tolist() for r in by_provider[int(self.entry_provider[e])]]
+            entry, at = (np.array(x, np.int64) for x in zip(*rows, strict=True))
+            self.entry_provider = np.concatenate([self.entry_provider, self.entry_provider[entry]])
+            self.entry_category = np.concatenate([self.entry_category, self.entry_category[entry]])
+            self.entry_x = np.concatenate([self.entry_x, where[at, 1]])
+            self.entry_y = np.concatenate([self.entry_y, where[at, 2]])
 
     def cell_km(self, level: int) -> float:
         """Return the side of a cell at a level (each level sqrt(2) times the one below)."""
@@ -75,7 +97,7 @@ class GridIndex:
         """Return (sorted keys, provider indices in key order) at a level."""
         if level not in self._levels:
             p = self.entry_provider
-            column, iy = self._keys(self.problem.p_x[p], self.problem.p_y[p], self.entry_category, level)
+            column, iy = self._keys(self.entry_x, self.entry_y, self.entry_category, level)
             keys = column + iy
             order = np.argsort(keys, kind="stable")
             self._levels[level] = (keys[order], p[order])
@@ -114,7 +136,11 @@ class GridIndex:
         if not o_parts:
             empty = np.zeros(0, np.int64)
             return empty, empty
-        return np.concatenate(o_parts), np.concatenate(p_parts)
+        oi, pi = np.concatenate(o_parts), np.concatenate(p_parts)
+        if self.has_extra:
+            key = np.unique(oi * len(self.problem.providers) + pi)
+            oi, pi = key // len(self.problem.providers), key % len(self.problem.providers)
+        return oi, pi
 
 
 def default_base_km(problem: Problem, pool: int) -> float:

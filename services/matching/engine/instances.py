@@ -11,12 +11,13 @@ import csv
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from services.matching.engine.model import OrderRequest, ProviderState
+from services.matching.engine.model import Commitment, OrderRequest, ProviderState
 from services.matching.engine.travel import haversine_km
 
 LYON = (45.7640, 4.8357)
@@ -32,6 +33,7 @@ CATEGORIES: tuple[str, ...] = (
     "transport",
 )
 DEFAULT_NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+PARIS_TZ = ZoneInfo("Europe/Paris")
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ def city_instance(
     skill_share: float = 0.7,
     zone: str = "metro",
     places: Sequence[Place] | None = None,
+    booked_share: float = 0.0,
+    busy_share: float = 0.0,
 ) -> tuple[list[OrderRequest], list[ProviderState]]:
     """Return (orders, providers) of an on-demand batch in a city, deterministic for a seed.
 
@@ -111,6 +115,11 @@ def city_instance(
     ruled out by skills); providers are on duty, free, with a radius of 5 to 15 km, a rating
     (70% with enough ratings for a verdict), hours this week and a weekly target; orders want
     a start within 30 to 120 minutes, last 1 to 3 hours, and pay 13 to 25 € an hour.
+
+    With `booked_share`, that share of orders is booked for the next day (a two-hour window
+    between 8:00 and 18:00 Paris time); with `busy_share`, that share of providers is off duty
+    with a weekly schedule (weekdays 8:00-18:00, Paris time) and already holds one mission
+    next day somewhere in the city, so that their calendar and travel between missions count.
     """
     places = list(places) if places is not None else load_places(csv_path, centre, radius_km)
     rng = np.random.default_rng(seed)
@@ -120,14 +129,23 @@ def city_instance(
     duration = rng.choice([60, 90, 120, 180], size=n_orders)
     rate = rng.uniform(13.0, 25.0, n_orders)
     window = rng.uniform(30.0, 120.0, n_orders)
+    booked = rng.random(n_orders) < booked_share
+    tomorrow = datetime.combine(
+        (now.astimezone(PARIS_TZ) + timedelta(days=1)).date(), time(8), tzinfo=PARIS_TZ
+    )
+    booked_start = rng.uniform(0, 8 * 60, n_orders)
     orders = [
         OrderRequest(
             id=f"o{i:06d}",
             category=CATEGORIES[int(o_cat[i])],
             lat=float(o_lat[i]),
             lng=float(o_lng[i]),
-            window_start=now,
-            window_end=now + timedelta(minutes=float(window[i])),
+            window_start=(tomorrow + timedelta(minutes=float(booked_start[i]))).astimezone(UTC)
+            if booked[i]
+            else now,
+            window_end=(tomorrow + timedelta(minutes=float(booked_start[i]) + 120)).astimezone(UTC)
+            if booked[i]
+            else now + timedelta(minutes=float(window[i])),
             duration_min=float(duration[i]),
             payout_cents=int(rate[i] * duration[i] / 60 * 100),
             zone=zone,
@@ -141,6 +159,11 @@ def city_instance(
     count = np.where(rated, rng.integers(5, 200, n_providers), rng.integers(0, 5, n_providers))
     target = rng.uniform(10.0, 40.0, n_providers)
     hours = target * rng.uniform(0.0, 1.2, n_providers)
+    busy = rng.random(n_providers) < busy_share
+    c_lat, c_lng, _ = _points(places, n_providers, rng)
+    c_start = rng.uniform(0, 9 * 60, n_providers)
+    c_length = rng.choice([60, 120, 180], size=n_providers)
+    weekdays = tuple((day, 8 * 60, 18 * 60) for day in range(5))
     providers = [
         ProviderState(
             id=f"p{j:06d}",
@@ -148,7 +171,19 @@ def city_instance(
             lat=float(p_lat[j]),
             lng=float(p_lng[j]),
             travel_radius_km=float(radius[j]),
-            on_duty=True,
+            on_duty=not busy[j],
+            weekly_schedule=weekdays if busy[j] else (),
+            commitments=(
+                Commitment(
+                    f"c{j:06d}",
+                    (tomorrow + timedelta(minutes=float(c_start[j]))).astimezone(UTC),
+                    (tomorrow + timedelta(minutes=float(c_start[j] + c_length[j]))).astimezone(UTC),
+                    float(c_lat[j]),
+                    float(c_lng[j]),
+                ),
+            )
+            if busy[j]
+            else (),
             rating=float(round(rating[j], 2)) if count[j] else None,
             rating_count=int(count[j]),
             hours_this_week=float(round(hours[j], 1)),

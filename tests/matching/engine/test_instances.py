@@ -119,3 +119,12 @@ class TestAgainstExactOptimum:
         assert engine_cost(orders, providers, result) <= best_cost * 1.001
         # Candidates come from the grid, never from every order against every provider.
         assert result.stats["candidate_pairs"] < 0.5 * n * m
+
+    def test_booked_orders_and_busy_providers_close_to_the_optimum(self, communes: Path) -> None:
+        orders, providers = city_instance(communes, 300, 750, seed=11, booked_share=0.3, busy_share=0.3)
+        assert any(p.commitments for p in providers)
+        assert any(o.window_start > DEFAULT_NOW for o in orders)
+        result = solve(orders, providers, now=DEFAULT_NOW)
+        best_cost, best_size = exact(orders, providers)
+        assert len(result.assignments) == best_size
+        assert engine_cost(orders, providers, result) <= best_cost * 1.005
