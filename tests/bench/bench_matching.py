@@ -2,7 +2,10 @@
 
 City-like instances (orders and providers placed in proportion to the population of real
 communes around Lyon, 30% of pairs ruled out by skills) of 2,000 x 5,000, 20,000 x 50,000 and
-a tight-supply 2,000 x 2,200. Methods, all scored by the same cost function:
+a tight-supply 2,000 x 2,200, all on-demand with providers on duty; and a "mixed" 2,000 x 5,000
+where 30% of orders are booked for the next day and 30% of providers work to a weekly schedule
+and already hold a mission (calendars and travel between missions). Methods, all scored by the
+same cost function:
 
 - engine:    services.matching.engine.solve (candidates + min-cost flow), wall time of the call;
 - scipy:     exact dense scipy.optimize.linear_sum_assignment on the full feasible cost matrix
@@ -165,13 +168,20 @@ def chart(records: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cases = sorted({(r["orders"], r["providers"]) for r in records}, key=lambda c: c[0] * c[1])
-    labels = [f"{o:,} x {p:,}" for o, p in cases]
+    cases = sorted(
+        {(r["orders"], r["providers"], r["kind"]) for r in records},
+        key=lambda c: (c[2] == "mixed", c[0] * c[1]),
+    )
+    labels = [f"{o:,} x {p:,}" + ("" if kind == "normal" else f"\n{kind}") for o, p, kind in cases]
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     for method, marker in (("engine", "o"), ("scipy", "s"), ("greedy", "^"), ("reference", "D")):
         xs, times, costs = [], [], []
         for x, case in enumerate(cases):
-            found = [r for r in records if (r["orders"], r["providers"]) == case and r["method"] == method]
+            found = [
+                r
+                for r in records
+                if (r["orders"], r["providers"], r["kind"]) == case and r["method"] == method
+            ]
             if found:
                 xs.append(x)
                 times.append(found[0]["wall_s"])
@@ -205,9 +215,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     console = Console(width=150)
     cases = (
-        [(400, 1000, "normal"), (400, 440, "tight"), (2000, 5000, "normal")]
+        [(400, 1000, "normal"), (400, 440, "tight"), (2000, 5000, "normal"), (400, 1000, "mixed")]
         if args.quick
-        else [(2000, 5000, "normal"), (2000, 2200, "tight"), (20000, 50000, "normal")]
+        else [
+            (2000, 5000, "normal"),
+            (2000, 2200, "tight"),
+            (20000, 50000, "normal"),
+            (2000, 5000, "mixed"),
+        ]
     )
     places = load_places(args.csv)
     records: list[dict[str, Any]] = []
@@ -215,7 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         task = progress.add_task("matching benchmark", total=len(cases) * 4)
         for n, m, kind in cases:
             progress.update(task, description=f"{n:,} x {m:,}: instance")
-            orders, providers = city_instance(args.csv, n, m, seed=n + m, places=places)
+            mixed = 0.3 if kind == "mixed" else 0.0
+            orders, providers = city_instance(
+                args.csv, n, m, seed=n + m, places=places, booked_share=mixed, busy_share=mixed
+            )
             problem = make_problem(orders, providers)
             outcomes: dict[str, Outcome] = {}
             progress.update(task, description=f"{n:,} x {m:,}: engine")
@@ -279,7 +297,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         table.add_column(column, justify="right")
     for r in records:
         table.add_row(
-            f"{r['orders']:,} x {r['providers']:,}",
+            f"{r['orders']:,} x {r['providers']:,} {r['kind']}",
             r["method"],
             f"{r['wall_s']:.3f}",
             f"{r['cpu_s']:.3f}",
@@ -289,14 +307,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{r['time_vs_baseline']:.3f}",
         )
     console.print(table)
-    for n, m, _ in cases:
-        rows = {r["method"]: r for r in records if (r["orders"], r["providers"]) == (n, m)}
+    for n, m, kind in cases:
+        rows = {r["method"]: r for r in records if (r["orders"], r["providers"], r["kind"]) == (n, m, kind)}
         engine, greedy = rows["engine"], rows["greedy"]
         gain = (greedy["cost"] / max(greedy["assigned"], 1)) / (
             engine["cost"] / max(engine["assigned"], 1)
         ) - 1
         console.print(
-            f"{n:,} x {m:,}: engine cost {engine['cost_vs_baseline']:.5f} x {engine['baseline']}"
+            f"{n:,} x {m:,} {kind}: engine cost {engine['cost_vs_baseline']:.5f} x {engine['baseline']}"
             f" in {engine['time_vs_baseline']:.3f} x its time; assigned {engine['assigned']:,} vs "
             f"{rows[engine['baseline']]['assigned']:,}; greedy costs {gain:+.1%} per order "
             f"and assigns {greedy['assigned']:,}"
