@@ -157,7 +157,7 @@ def default_base_km(problem: Problem, pool: int) -> float:
     return float(np.clip(np.sqrt(pool / (9 * max(dense, 1e-6) * FEASIBLE_SHARE)), 0.1, 50.0))
 
 
-def generate(problem: Problem, grid: GridIndex, orders: IntArray, *, pool: int) -> Candidates:
+def generate(problem: Problem, grid: GridIndex, orders: IntArray, *, pool: int | IntArray) -> Candidates:
     """Return every feasible pair of each order's neighbourhood, searched level by level.
 
     An order settles at the first level whose 3 x 3 cells hold `pool` feasible providers, or
@@ -170,14 +170,16 @@ def generate(problem: Problem, grid: GridIndex, orders: IntArray, *, pool: int) 
     parts: list[Pairs] = []
     max_reach = float(problem.p_reach.max(initial=0.0))
     pending = np.unique(np.asarray(orders, np.int64))
-    need = int(np.ceil(pool / FEASIBLE_SHARE))
+    wanted = np.broadcast_to(np.asarray(pool, np.int64), (n,))  # per order of the problem
+    need = np.ceil(wanted / FEASIBLE_SHARE).astype(np.int64)
     level = 0
     while len(pending):
         covers_all = grid.cell_km(level) * 0.995 >= max_reach
         # Evaluate an order only once its cells hold enough providers to hope for the pool.
         around = grid.neighbourhood_counts(pending, level)
-        ready = pending if covers_all else pending[around >= need]
-        around = around if covers_all else around[around >= need]
+        enough = around >= need[pending]
+        ready = pending if covers_all else pending[enough]
+        around = around if covers_all else around[enough]
         bounds = np.searchsorted(
             np.cumsum(around), np.arange(MAX_PAIRS_PER_CHUNK, int(around.sum()) + 1, MAX_PAIRS_PER_CHUNK)
         )
@@ -188,7 +190,7 @@ def generate(problem: Problem, grid: GridIndex, orders: IntArray, *, pool: int) 
             pairs, _ = problem.evaluate(oi, pi)
             count = np.bincount(pairs.oi, minlength=n)
             settled = np.zeros(n, bool)
-            settled[chunk] = covers_all | (count[chunk] >= pool)
+            settled[chunk] = covers_all | (count[chunk] >= wanted[chunk])
             parts.append(pairs.take(settled[pairs.oi]))
             seen[settled] = count[settled]
             truncated[settled] = not covers_all

@@ -102,7 +102,10 @@ def solve(
         return BatchResult([], reasons, [o.id for o in pinned], stats)
 
     grid = GridIndex(problem, default_base_km(problem, pool))
-    found = generate(problem, grid, np.arange(n, dtype=np.int64), pool=pool)
+    # Orders booked for later can only go to scheduled providers, who may set out from a
+    # mission: they get a wider pool.
+    later = problem.o_ws > limits.on_duty_horizon_min
+    found = generate(problem, grid, np.arange(n, dtype=np.int64), pool=np.where(later, 2 * pool, pool))
     candidates = _with_preferred(problem, found.pairs)
     truncated = found.truncated
     stats["candidates_s"] = time.perf_counter() - started - stats["problem_s"]
