@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
+from numbers import Real
 from typing import Literal
 
 from shared.fairpay import FairPaySettings
@@ -16,7 +18,9 @@ from shared.fairpay import FairPaySettings
 
 def _check_place(lat: float, lng: float, what: str) -> None:
     """Refuse a position that is not on the globe."""
-    if not (-90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0):
+    # Any real number will do (float, int, Decimal from a Numeric column); None or text will not.
+    is_number = all(isinstance(v, Real | Decimal) and not isinstance(v, bool) for v in (lat, lng))
+    if not (is_number and -90.0 <= float(lat) <= 90.0 and -180.0 <= float(lng) <= 180.0):
         raise ValueError(f"{what}: position ({lat}, {lng}) is not a latitude/longitude")
 
 

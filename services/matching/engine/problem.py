@@ -100,11 +100,11 @@ class Problem:
         self.p_cat = np.array(
             [sum(bit[c] for c in p.categories) if bit else 0 for p in self.providers], np.int64
         )
-        self.o_lat = np.array([o.lat for o in self.orders], np.float64)
-        self.o_lng = np.array([o.lng for o in self.orders], np.float64)
-        self.p_lat = np.array([p.lat for p in self.providers], np.float64)
-        self.p_lng = np.array([p.lng for p in self.providers], np.float64)
-        self.p_reach = np.array([p.travel_radius_km * radius_factor for p in self.providers])
+        self.o_lat = np.array([float(o.lat) for o in self.orders], np.float64)
+        self.o_lng = np.array([float(o.lng) for o in self.orders], np.float64)
+        self.p_lat = np.array([float(p.lat) for p in self.providers], np.float64)
+        self.p_lng = np.array([float(p.lng) for p in self.providers], np.float64)
+        self.p_reach = np.array([float(p.travel_radius_km) * radius_factor for p in self.providers])
         self.o_ws = np.array([minutes_from(now, o.window_start) for o in self.orders])
         self.o_we = np.array([minutes_from(now, o.window_end) for o in self.orders])
         self.o_dur = np.array([float(o.duration_min) for o in self.orders])
@@ -131,7 +131,9 @@ class Problem:
         self.p_reputation = weights.reputation * (5.0 - effective)
         share = np.array(
             [
-                min(p.hours_this_week / p.weekly_target_h, 2.0) if p.weekly_target_h > 0 else 1.0
+                min(float(p.hours_this_week) / float(p.weekly_target_h), 2.0)
+                if p.weekly_target_h > 0
+                else 1.0
                 for p in self.providers
             ],
             np.float64,
@@ -142,7 +144,7 @@ class Problem:
         self.busy: list[list[Busy]] = []
         for p in self.providers:
             items = [
-                Busy(minutes_from(now, c.start), minutes_from(now, c.end), c.lat, c.lng)
+                Busy(minutes_from(now, c.start), minutes_from(now, c.end), float(c.lat), float(c.lng))
                 for c in p.commitments
                 if c.end > now
             ]
@@ -411,8 +413,8 @@ class Problem:
             window_end=float(self.o_we[o]),
             max_late=self.limits.max_late_min,
             duration=float(self.o_dur[o]),
-            home_lat=provider.lat,
-            home_lng=provider.lng,
+            home_lat=float(provider.lat),
+            home_lng=float(provider.lng),
             on_duty_until=self.limits.on_duty_horizon_min if provider.on_duty else None,
             blocks=self.blocks(p),
             busy=self.busy[p],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 
@@ -69,3 +70,17 @@ class TestInputValidation:
         ):
             with pytest.raises(ValueError):
                 make_provider(**bad)
+
+    def test_accepts_decimal_numbers_from_numeric_columns(self) -> None:
+        provider = make_provider(
+            lat=Decimal("45.764"),
+            lng=Decimal("4.8357"),
+            travel_radius_km=Decimal("10"),
+            hours_this_week=Decimal("5"),
+            weekly_target_h=Decimal("20"),
+            rating=Decimal("4.8"),
+            rating_count=12,
+        )
+        order = make_order(lat=Decimal("45.77"), lng=Decimal("4.84"), duration_min=Decimal("90"))
+        result = solve([order], [provider], now=NOW)
+        assert [a.provider_id for a in result.assignments] == ["p1"]
