@@ -590,6 +590,21 @@ async def update_module(ctx: Ctx, ops: OpsUser, module_id: ItemId, body: s.Modul
     return s.ModuleChanged(module=s.ModuleRead.model_validate(module), providers_changed=changed)
 
 
+@trainings.post("/preview")
+async def preview_change(ctx: Ctx, _: OpsUser, body: s.ChangePreview) -> s.ChangePreviewRead:
+    """Dry run (ops): which providers a requirement or module change would disqualify; nothing changes."""
+    given = body.model_fields_set
+    result = await training.preview_change(
+        ctx,
+        category=body.category,
+        module_ids=body.module_ids,
+        module_id=body.module_id,
+        validity_days=body.validity_days if "validity_days" in given else service.UNSET,
+        min_score=body.min_score if "min_score" in given else service.UNSET,
+    )
+    return s.ChangePreviewRead.model_validate(result)
+
+
 @trainings.put("/requirements/{category}")
 async def set_requirements(
     ctx: Ctx, ops: OpsUser, category: Annotated[str, Path(max_length=30)], body: s.RequirementsUpdate

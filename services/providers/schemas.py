@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from services.providers.domain import CheckOutcome, Evaluation, MissingItem
 from services.providers.retention import AbsenceReason
@@ -296,6 +296,45 @@ class RequirementsChanged(BaseModel):
     category: str
     module_ids: list[str]
     providers_changed: int
+
+
+class ChangePreview(Strict):
+    """A requirement change (category + module_ids) or a module change (module_id + fields) to try."""
+
+    category: Category | None = None
+    module_ids: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] | None = Field(
+        default=None, max_length=50
+    )
+    module_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    validity_days: int | None = Field(default=None, gt=0, le=3650)
+    min_score: int | None = Field(default=None, ge=0, le=100)
+
+    @model_validator(mode="after")
+    def _one_change(self) -> ChangePreview:
+        if (self.category is None) == (self.module_id is None):
+            raise ValueError("give either category (with module_ids) or module_id")
+        if self.category is not None and self.module_ids is None:
+            raise ValueError("module_ids: the category's new list of modules is required")
+        return self
+
+
+class ProviderLoss(BaseModel):
+    provider_id: str
+    categories: list[str]
+    is_left_with_none: bool
+
+
+class ProviderGain(BaseModel):
+    provider_id: str
+    categories: list[str]
+
+
+class ChangePreviewRead(BaseModel):
+    providers_disqualified: int
+    providers_left_with_none: int
+    providers_requalified: int
+    disqualified: list[ProviderLoss]
+    requalified: list[ProviderGain]
 
 
 class CompletionCreate(Strict):

@@ -4,6 +4,7 @@ periodic expiry check that lapses qualifications. One unit of work each."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from services.providers import domain
@@ -210,3 +211,80 @@ async def list_completions(
         repo = ProviderRepository(uow.session)
         provider = await load_own(repo, principal, provider_id)
         return await repo.completions(provider.id)
+
+
+async def preview_change(
+    ctx: Context,
+    *,
+    category: str | None = None,
+    module_ids: list[str] | None = None,
+    module_id: str | None = None,
+    validity_days: int | None | object = UNSET,
+    min_score: int | None | object = UNSET,
+) -> dict[str, object]:
+    """Say, without saving anything, which vetted providers a requirement or module change disqualifies.
+
+    A dry run of `set_requirements` (category + module_ids) or `update_module` (module_id and
+    the fields given): every vetted provider is evaluated against the changed requirements.
+    """
+    async with read_only(ctx.database) as uow:
+        repo = ProviderRepository(uow.session)
+        requirements = await repo.requirements()
+        if category is not None:
+            if not is_known_category(category):
+                raise Invalid(f"unknown category {category!r}", field="category")
+            chosen: list[domain.ModuleRequirement] = []
+            for index, wanted in enumerate(dict.fromkeys(module_ids or [])):
+                row = await repo.module(wanted)
+                if row is None:
+                    raise Invalid("unknown module", field=f"module_ids.{index}")
+                chosen.append(
+                    domain.ModuleRequirement(row.id, row.code, row.title, row.validity_days, row.min_score)
+                )
+            requirements[category] = chosen
+        if module_id is not None:
+            if await repo.module(module_id) is None:
+                raise Invalid("unknown module", field="module_id")
+            changes: dict[str, object] = {}
+            if validity_days is not UNSET:
+                changes["validity_days"] = validity_days
+            if min_score is not UNSET:
+                changes["min_score"] = min_score
+            requirements = {
+                cat: [replace(r, **changes) if r.module_id == module_id else r for r in reqs]  # type: ignore[arg-type]
+                for cat, reqs in requirements.items()
+            }
+        now = ctx.clock()
+        vetted = [s.value for s in domain.VETTED_STATUSES]
+        losing: list[dict[str, object]] = []
+        gaining: list[dict[str, object]] = []
+        for provider in await repo.list_providers(vetted):
+            checks, completions, retrainings, registry = await repo.facts(provider)
+            evaluation = domain.evaluate(
+                categories=list(provider.categories),
+                checks=checks,
+                requirements=requirements,
+                completions=completions,
+                policy=ctx.policy,
+                now=now,
+                retrainings=retrainings,
+                registry=registry,
+                cumulative_payout_cents=await repo.cumulative_payout_cents(provider.id),
+                urssaf_required_since=provider.urssaf_required_since,
+            )
+            before, after = list(provider.qualified), list(evaluation.qualified)
+            lost = [c for c in before if c not in after]
+            won = [c for c in after if c not in before]
+            if lost:
+                losing.append(
+                    {"provider_id": provider.id, "categories": lost, "is_left_with_none": not after}
+                )
+            if won:
+                gaining.append({"provider_id": provider.id, "categories": won})
+    return {
+        "providers_disqualified": len(losing),
+        "providers_left_with_none": sum(1 for x in losing if x["is_left_with_none"]),
+        "providers_requalified": len(gaining),
+        "disqualified": losing,
+        "requalified": gaining,
+    }
