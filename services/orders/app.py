@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.orders.config import OrdersSettings
 from services.orders.feedback import FeedbackService
+from services.orders.intake import PostgresIntake
 from services.orders.models import Base
 from services.orders.notifications import (
     NotificationDispatcher,
@@ -72,6 +73,8 @@ class OrdersComponent(Component):
             settings=self.settings,
         )
         self.dispatcher: NotificationDispatcher | None = None
+        self.pricing: HttpPricing | None = None
+        self.intake: PostgresIntake | None = None
 
     def routers(self) -> list[APIRouter]:
         return list(ROUTERS)
@@ -93,13 +96,17 @@ class OrdersComponent(Component):
         ]
 
     async def on_start(self, runtime: Runtime) -> None:
-        self.orders.pricing = HttpPricing(
-            runtime.http,
+        self.pricing = HttpPricing(
             self.settings.pricing_url or runtime.settings.public_url,
             timeout_s=self.settings.pricing_timeout_s,
             attempts=self.settings.pricing_attempts,
             backoff_s=self.settings.pricing_retry_backoff_s,
         )
+        self.orders.pricing = self.pricing
+        if self.database.is_postgres:
+            self.intake = PostgresIntake(self.database, self.settings.db_pool_size)
+            await self.intake.start()
+            self.orders.intake = self.intake
         transport = self._transport or WebhookTransport(runtime.http, self.settings.notify_timeout_s)
         self.dispatcher = NotificationDispatcher(self.database, transport, self.settings,
                                                  lambda: self.clock())
@@ -112,6 +119,11 @@ class OrdersComponent(Component):
     async def on_stop(self) -> None:
         if self.dispatcher is not None:
             await self.dispatcher.stop()
+        if self.pricing is not None:
+            await self.pricing.aclose()
+        if self.intake is not None:
+            self.orders.intake = None
+            await self.intake.stop()
 
 
 def create_orders_app(settings: PlatformSettings | None = None) -> FastAPI:

@@ -18,6 +18,7 @@ class Answer:
 
     status_code: int
     body: dict[str, Any]
+    raw: str | None = None  # the same body already serialised (the intake hot path)
 
 
 def request_hash(endpoint: str, body: Any) -> str:

@@ -1,4 +1,4 @@
-"""The pricing port: fetch a quote over HTTP (`GET /v1/quotes/{id}`), with a timeout and bounded retries.
+"""The pricing port: fetch a quote over HTTP (`GET /v1/quotes/{id}`), timeout and bounded retries.
 
 Only the HTTP contract of the brief is used; the pricing service is never imported.
 """
@@ -6,15 +6,16 @@ Only the HTTP contract of the brief is used; the pricing service is never import
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote as url_quote
 
-import httpx
 import structlog
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from services.orders.errors import PricingUnavailable, QuoteNotFound
+from services.orders.http11 import Http11Client, HttpError
 from shared.errors import Gone
 
 log = structlog.get_logger(__name__)
@@ -54,49 +55,43 @@ class PricingGateway(Protocol):
 
 
 class HttpPricing:
-    """Pricing over HTTP: transport errors, timeouts and 5xx are retried, then 503."""
+    """Pricing over HTTP: connection errors, timeouts and 5xx are retried, then 503."""
 
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        base_url: str,
-        *,
-        timeout_s: float,
-        attempts: int,
-        backoff_s: float,
-    ) -> None:
-        self.http = http
-        self.base_url = base_url.rstrip("/")
-        self.timeout = httpx.Timeout(timeout_s)
+    def __init__(self, base_url: str, *, timeout_s: float, attempts: int, backoff_s: float) -> None:
+        self.client = Http11Client(base_url)
+        self.timeout_s = timeout_s
         self.attempts = attempts
         self.backoff_s = backoff_s
 
     async def fetch_quote(self, quote_id: str) -> Quote:
-        url = f"{self.base_url}/v1/quotes/{url_quote(quote_id, safe='')}"
+        path = f"/v1/quotes/{url_quote(quote_id, safe='')}"
         problem = "no answer"
         for attempt in range(1, self.attempts + 1):
             try:
-                response = await self.http.get(url, timeout=self.timeout)
-            except httpx.TimeoutException:
+                status, body = await self.client.get(path, self.timeout_s)
+            except TimeoutError:
                 problem = "timed out"
-            except httpx.TransportError as exc:
-                problem = f"connection failed: {type(exc).__name__}"
+            except HttpError as exc:
+                problem = str(exc)
             else:
-                if response.status_code == 200:
+                if status == 200:
                     try:
-                        return parse_quote(response.json())
+                        return parse_quote(json.loads(body))
                     except (ValueError, ValidationError) as exc:
                         log.error("pricing_bad_quote", quote_id=quote_id, error=str(exc)[:500])
                         raise PricingUnavailable("pricing answered an unreadable quote") from exc
-                if response.status_code == 410:
+                if status == 410:
                     raise Gone(f"quote {quote_id} has expired; ask for a new quote", field="quote_id")
-                if response.status_code in (404, 422, 400):
+                if status in (404, 422, 400):
                     raise QuoteNotFound(quote_id)
-                problem = f"pricing answered {response.status_code}"
+                problem = f"pricing answered {status}"
             log.warning("pricing_fetch_failed", quote_id=quote_id, attempt=attempt, problem=problem)
             if attempt < self.attempts:
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
         raise PricingUnavailable(problem)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
 def is_expired(quote: Quote, now: datetime) -> bool:

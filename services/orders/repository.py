@@ -91,6 +91,16 @@ class OrdersRepository:
             query = query.with_for_update(skip_locked=True)
         return (await self.session.scalars(query)).all()
 
+    async def mark_notified(self, ids: list[int]) -> None:
+        """Mark history rows as sent, in one statement."""
+        if ids:
+            await self.session.execute(
+                update(OrderHistory)
+                .where(OrderHistory.id.in_(ids))
+                .values(notify_state="sent", notify_error=None)
+                .execution_options(synchronize_session=False)
+            )
+
     async def webhooks(self, client_ids: set[str]) -> dict[str, str]:
         if not client_ids:
             return {}

@@ -68,7 +68,7 @@ class UseCases:
     settings: OrdersSettings
 
 
-def use_cases(request: Request) -> UseCases:
+async def use_cases(request: Request) -> UseCases:
     """Return the orders component's use cases."""
     found: UseCases = request.app.state.components["orders"].use_cases
     return found
@@ -90,7 +90,9 @@ Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
-def answer(result: Answer) -> JSONResponse:
+def answer(result: Answer) -> Response:
+    if result.raw is not None:
+        return Response(result.raw, status_code=result.status_code, media_type="application/json")
     return JSONResponse(result.body, status_code=result.status_code)
 
 
@@ -102,7 +104,7 @@ disputes = APIRouter(prefix="/v1/disputes", tags=["disputes"])
 @orders.post("", status_code=201, response_model=OrderRead)
 async def confirm_order(
     body: OrderCreate, principal: ClientUser, uc: UseCasesDep, idempotency_key: IdempotencyKey
-) -> JSONResponse:
+) -> Response:
     """Confirm an order from a pricing quote, with address, access notes and time window."""
     return answer(await uc.orders.confirm_order(principal, body, idempotency_key))
 
@@ -241,7 +243,7 @@ async def rate_order(
     principal: ClientOrProvider,
     uc: UseCasesDep,
     idempotency_key: OptionalIdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Rate the other side of a completed order (double-blind, once)."""
     idem = IdempotentRequest.of(principal.subject, idempotency_key, f"rate:{order_id}",
                                 body.model_dump(mode="json"))
@@ -263,7 +265,7 @@ async def open_dispute(
     principal: ClientUser,
     uc: UseCasesDep,
     idempotency_key: OptionalIdempotencyKey = None,
-) -> JSONResponse:
+) -> Response:
     """Open a dispute on a completed order."""
     idem = IdempotentRequest.of(principal.subject, idempotency_key, f"dispute:{order_id}",
                                 body.model_dump(mode="json"))

@@ -22,20 +22,23 @@ from services.orders.schemas import (
 
 
 def history_entry(row: OrderHistory) -> HistoryEntry:
-    return HistoryEntry(
+    return HistoryEntry.model_construct(
         from_status=row.from_status, to_status=row.to_status, at=row.at, actor=row.actor, reason=row.reason
     )
 
 
 def order_read(order: Order, history: Sequence[OrderHistory]) -> OrderRead:
-    """The client's (and ops') view: start code and position only while they are useful."""
+    """The client's (and ops') view: start code and position only while they are useful.
+
+    Built without validation (`model_construct`): every value comes from our own rows.
+    """
     status = OrderStatus(order.status)
     on_the_way = status is OrderStatus.assigned
     provider = None
     if order.provider_id is not None and status in (
         OrderStatus.assigned, OrderStatus.in_progress, OrderStatus.completed
     ):
-        provider = ProviderProfile(
+        provider = ProviderProfile.model_construct(
             provider_id=order.provider_id,
             first_name=order.provider_first_name,
             rating=order.provider_rating,
@@ -44,10 +47,10 @@ def order_read(order: Order, history: Sequence[OrderHistory]) -> OrderRead:
     position = None
     if on_the_way and order.provider_position_at is not None:
         assert order.provider_lat is not None and order.provider_lng is not None
-        position = Position(
+        position = Position.model_construct(
             lat=order.provider_lat, lng=order.provider_lng, recorded_at=order.provider_position_at
         )
-    return OrderRead(
+    return OrderRead.model_construct(
         id=order.id,
         client_id=order.client_id,
         status=order.status,

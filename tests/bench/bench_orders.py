@@ -1,0 +1,426 @@
+"""Benchmark: order intake (POST /v1/orders) on PostgreSQL, against a bare baseline in the same run.
+
+    .venv/bin/python tests/bench/bench_orders.py [--quick]
+
+Processes, all on 127.0.0.1:
+- a fast pricing stub (raw asyncio HTTP/1.1, keep-alive) answering GET /v1/quotes/{id} with a
+  canned, valid quote for any id;
+- the orders service alone in its own uvicorn process (uvloop, httptools) on its own schema of
+  TEST_DATABASE_URL, with its outbox relay publishing to Kafka (TEST_KAFKA_BOOTSTRAP);
+  every request fetches its quote from the stub over HTTP, checks it and writes the order,
+  its history/notification row, its idempotency record and its outbox row in one transaction;
+- the baseline in its own uvicorn process: a FastAPI endpoint that validates the same body
+  and inserts one row and one outbox row with asyncpg in one transaction, nothing else;
+- the load generator in its own process: raw asyncio keep-alive connections, closed loop,
+  one distinct quote id and Idempotency-Key per request.
+
+Writes var/bench/orders.json (orders_per_s, p50_ms, p95_ms, p99_ms and `baseline`) and
+var/bench/orders_latency.png.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+OUT = REPO / "var" / "bench"
+QUOTE_LAT, QUOTE_LNG, POSTCODE = 48.8566, 2.3522, "75004"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# ---------------------------------------------------------------- the pricing stub process
+
+
+def serve_pricing(port: int, start_at: str) -> None:
+    """Answer GET /v1/quotes/{id} with a canned quote (HTTP/1.1 keep-alive), as fast as can be."""
+    expires = (datetime.now(UTC) + timedelta(hours=6)).isoformat()
+    template = {
+        "category": "cleaning", "zone": "paris", "postcode": POSTCODE, "lat": QUOTE_LAT, "lng": QUOTE_LNG,
+        "start_at": start_at, "duration_min": 120, "price_cents": 6000, "payout_cents": 4200,
+        "commission_cents": 1800, "grid_version": 1, "expires_at": expires, "client_id": None,
+        "breakdown": {"base_cents": 6000}, "tax_credit": {"eligible": True, "amount_cents": 3000},
+    }
+    head = json.dumps(template)[1:-1]
+
+    class Stub(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            self.transport: Any = transport
+            self.buffer = b""
+
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while b"\r\n\r\n" in self.buffer:
+                request, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+                path = request.split(b" ", 2)[1].decode()
+                quote_id = path.rsplit("/", 1)[-1]
+                body = ('{"id": "' + quote_id + '", ' + head + "}").encode()
+                self.transport.write(
+                    b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
+                    + str(len(body)).encode() + b"\r\n\r\n" + body
+                )
+
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(Stub, "127.0.0.1", port, backlog=1024)
+        async with server:
+            await server.serve_forever()
+
+    import uvloop
+
+    uvloop.run(main())
+
+
+# ---------------------------------------------------------------- the orders server process
+
+
+def serve_orders(port: int, schema: str, pricing_url: str, prefix: str, pool: int) -> None:
+    import uvicorn
+
+    from services.orders.app import OrdersComponent
+    from services.orders.config import OrdersSettings
+    from shared.app import create_app
+    from shared.bus.kafka import KafkaBus
+    from shared.config import PlatformSettings
+    from shared.db import Database
+
+    settings = PlatformSettings(log_level="WARNING", outbox_poll_s=0.2)
+    database = Database(os.environ["TEST_DATABASE_URL"], schema=schema, pool_size=pool)
+    component = OrdersComponent(
+        settings, database,
+        orders_settings=OrdersSettings(pricing_url=pricing_url, consumer_group=f"{prefix}orders"),
+    )
+    bus = KafkaBus(os.environ["TEST_KAFKA_BOOTSTRAP"], topic_prefix=prefix, client_id=f"{prefix}orders")
+    app = create_app([component], settings, bus=bus)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                loop="uvloop", http="httptools", backlog=2048)
+
+
+# ---------------------------------------------------------------- the baseline server process
+
+
+def serve_baseline(port: int, schema: str, pool: int) -> None:
+    """Validate the same body; insert one row and one outbox row with asyncpg in one transaction."""
+    from collections.abc import AsyncIterator
+    from contextlib import asynccontextmanager
+
+    import asyncpg
+    import uvicorn
+    from fastapi import FastAPI
+    from fastapi.responses import JSONResponse
+
+    from services.orders.schemas import OrderCreate
+
+    dsn = os.environ["TEST_DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        conn = await asyncpg.connect(dsn)
+        await conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        await conn.execute(f'''
+            CREATE TABLE IF NOT EXISTS "{schema}".orders (
+                id text PRIMARY KEY, client_id text NOT NULL, quote_id text NOT NULL,
+                body jsonb NOT NULL, created_at timestamptz NOT NULL);
+            CREATE TABLE IF NOT EXISTS "{schema}".outbox (
+                id bigserial PRIMARY KEY, event_id text UNIQUE NOT NULL, topic text NOT NULL,
+                key text NOT NULL, type text NOT NULL, envelope text NOT NULL,
+                created_at timestamptz NOT NULL, published_at timestamptz)''')
+        await conn.close()
+        state["pool"] = await asyncpg.create_pool(dsn, min_size=pool, max_size=pool,
+                                                  server_settings={"search_path": schema})
+        yield
+        await state["pool"].close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/v1/orders", status_code=201)
+    async def confirm(body: OrderCreate) -> JSONResponse:
+        order_id = uuid.uuid4().hex
+        now = datetime.now(UTC)
+        data = body.model_dump_json()
+        async with state["pool"].acquire() as conn, conn.transaction():
+            await conn.execute("INSERT INTO orders VALUES ($1, $2, $3, $4, $5)",
+                               order_id, "bench", body.quote_id, data, now)
+            await conn.execute(
+                "INSERT INTO outbox (event_id, topic, key, type, envelope, created_at) "
+                "VALUES ($1, 'orders.events', $2, 'order-confirmed', $3, $4)",
+                str(uuid.uuid4()), order_id, data, now)
+        return JSONResponse({"id": order_id, "status": "confirmed"}, status_code=201)
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                loop="uvloop", http="httptools", backlog=2048)
+
+
+# ---------------------------------------------------------------- the load generator process
+
+
+def run_load(port: int, token: str, start_at: str, seconds: float, warmup_s: float,
+             connections: int, run_id: str) -> None:
+    """Closed loop over raw keep-alive connections; print latencies (ms) and counts as JSON."""
+    start = datetime.fromisoformat(start_at)
+    window = {"start": (start - timedelta(hours=1)).isoformat(),
+              "end": (start + timedelta(hours=3)).isoformat()}
+    address = {"street": "12 rue de Rivoli", "postcode": POSTCODE, "city": "Paris",
+               "lat": QUOTE_LAT, "lng": QUOTE_LNG}
+
+    def request(n: str) -> bytes:
+        body = json.dumps({"quote_id": f"q{run_id}{n}", "address": address,
+                           "access_notes": "code 1234", "window": window}).encode()
+        return (
+            f"POST /v1/orders HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            f"authorization: Bearer {token}\r\nidempotency-key: k{run_id}{n}\r\n"
+            f"content-length: {len(body)}\r\n\r\n"
+        ).encode() + body
+
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def worker(w: int, measure_from: float, stop_at: float) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        i = 0
+        while True:
+            now = time.perf_counter()
+            if now >= stop_at:
+                break
+            i += 1
+            writer.write(request(f"-{w}-{i}"))
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head[9:12])
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            await reader.readexactly(length)
+            done = time.perf_counter()
+            if now >= measure_from:
+                latencies.append((done - now) * 1000)
+                statuses[status] = statuses.get(status, 0) + 1
+        writer.close()
+
+    async def main() -> None:
+        t0 = time.perf_counter()
+        measure_from = t0 + warmup_s
+        stop_at = measure_from + seconds
+        await asyncio.gather(*(worker(w, measure_from, stop_at) for w in range(connections)))
+        print(json.dumps({"latencies_ms": latencies, "statuses": statuses, "seconds": seconds}))
+
+    import uvloop
+
+    uvloop.run(main())
+
+
+# ---------------------------------------------------------------- orchestration
+
+
+def spawn(*args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, __file__, *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=os.environ.copy())
+
+
+def wait_http(port: int, path: str = "/healthz", timeout: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}{path}", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"nothing answered on port {port}")
+
+
+def wait_tcp(port: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on port {port}")
+
+
+def load(port: int, token: str, start_at: str, seconds: float, warmup_s: float,
+         connections: int) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, __file__, "--load", str(port), token, start_at, str(seconds), str(warmup_s),
+         str(connections), uuid.uuid4().hex[:8]],
+        capture_output=True, check=True,
+    ).stdout
+    result: dict[str, Any] = json.loads(out)
+    return result
+
+
+def figures(result: dict[str, Any]) -> dict[str, Any]:
+    data = sorted(result["latencies_ms"])
+    ok = int(result["statuses"].get("201", 0))
+
+    def at(q: float) -> float:
+        return round(data[min(len(data) - 1, int(q * len(data)))], 2) if data else float("nan")
+
+    return {"orders_per_s": round(ok / result["seconds"], 1), "p50_ms": at(0.50), "p95_ms": at(0.95),
+            "p99_ms": at(0.99), "requests": len(data), "statuses": result["statuses"]}
+
+
+def chart(ours: list[float], base: list[float], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cap = max(sorted(ours)[int(0.99 * (len(ours) - 1))], sorted(base)[int(0.99 * (len(base) - 1))]) * 1.5
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.hist([x for x in base if x <= cap], bins=80, alpha=0.6, label="baseline (asyncpg, 2 inserts)")
+    ax.hist([x for x in ours if x <= cap], bins=80, alpha=0.6, label="orders service")
+    ax.set_xlabel("latency of POST /v1/orders (ms), clipped at 1.5x p99")
+    ax.set_ylabel("requests")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+async def count_rows(schema: str) -> tuple[int, int]:
+    import asyncpg
+
+    dsn = os.environ["TEST_DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        orders = await conn.fetchval(f'SELECT count(*) FROM "{schema}".orders')
+        outbox = await conn.fetchval(f'SELECT count(*) FROM "{schema}".outbox')
+        return int(orders), int(outbox)
+    finally:
+        await conn.close()
+
+
+async def drop_schemas(*schemas: str) -> None:
+    import asyncpg
+
+    dsn = os.environ["TEST_DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(dsn)
+    try:
+        for schema in schemas:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="short runs (< 30 s)")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--pool", type=int, default=20)
+    args = parser.parse_args()
+
+    from rich.console import Console
+    from rich.progress import Progress
+    from rich.table import Table
+
+    from shared.testing import Tokens
+
+    for name in ("TEST_DATABASE_URL", "TEST_KAFKA_BOOTSTRAP"):
+        if not os.environ.get(name):
+            sys.exit(f"{name} is not set (make bench sets it)")
+    console = Console()
+    seconds, warmup = (4.0, 1.5) if args.quick else (15.0, 3.0)
+    run = uuid.uuid4().hex[:8]
+    ours_schema, base_schema, prefix = f"bench_orders_{run}", f"bench_base_{run}", f"bench{run}."
+    start_at = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0).isoformat()
+    token = Tokens().client("bench-client")["Authorization"].split(" ", 1)[1]
+    stub_port, ours_port, base_port = free_port(), free_port(), free_port()
+
+    procs = [spawn("--serve-pricing", str(stub_port), start_at)]
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("starting servers", total=4)
+            wait_tcp(stub_port)
+            procs.append(spawn("--serve-baseline", str(base_port), base_schema, str(args.pool)))
+            wait_http(base_port)
+            progress.advance(task)
+            procs.append(spawn("--serve-orders", str(ours_port), ours_schema,
+                               f"http://127.0.0.1:{stub_port}", prefix, str(args.pool)))
+            wait_http(ours_port, "/readyz")
+            progress.advance(task)
+            progress.update(task, description=f"baseline: {seconds:.0f} s of load")
+            base_raw = load(base_port, token, start_at, seconds, warmup, args.connections)
+            progress.advance(task)
+            progress.update(task, description=f"orders service: {seconds:.0f} s of load")
+            ours_raw = load(ours_port, token, start_at, seconds, warmup, args.connections)
+            progress.advance(task)
+        ours, base = figures(ours_raw), figures(base_raw)
+        rows, outbox = asyncio.run(count_rows(ours_schema))
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        asyncio.run(drop_schemas(ours_schema, base_schema))
+
+    ratio = ours["orders_per_s"] / base["orders_per_s"] if base["orders_per_s"] else 0.0
+    report = {
+        **{k: ours[k] for k in ("orders_per_s", "p50_ms", "p95_ms", "p99_ms")},
+        "baseline": {k: base[k] for k in ("orders_per_s", "p50_ms", "p95_ms", "p99_ms")},
+        "ratio_to_baseline": round(ratio, 3),
+        "targets": {"orders_per_s": 1000, "p99_ms": 100, "ratio_to_baseline": 0.5},
+        "meets_targets": ours["orders_per_s"] >= 1000 and ours["p99_ms"] < 100 and ratio >= 0.5,
+        "requests": {"orders": ours["requests"], "baseline": base["requests"]},
+        "statuses": {"orders": ours["statuses"], "baseline": base["statuses"]},
+        "rows_written": {"orders": rows, "outbox": outbox},
+        "setup": {"connections": args.connections, "db_pool": args.pool, "seconds": seconds,
+                  "warmup_s": warmup, "cpus": os.cpu_count(), "quick": args.quick,
+                  "pricing": "raw asyncio stub process, canned quote per id",
+                  "relay": "outbox relay publishing to Kafka in the orders process"},
+    }
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "orders.json").write_text(json.dumps(report, indent=2))
+    chart(ours_raw["latencies_ms"], base_raw["latencies_ms"], OUT / "orders_latency.png")
+
+    table = Table(title="Order intake (POST /v1/orders), PostgreSQL")
+    for col in ("", "orders/s", "p50 ms", "p95 ms", "p99 ms", "non-201"):
+        table.add_column(col, justify="right")
+    for name, f in (("orders service", ours), ("baseline", base)):
+        bad = sum(v for k, v in f["statuses"].items() if k != "201")
+        table.add_row(name, f"{f['orders_per_s']:.0f}", f"{f['p50_ms']:.1f}", f"{f['p95_ms']:.1f}",
+                      f"{f['p99_ms']:.1f}", str(bad))
+    console.print(table)
+    console.print(f"ratio to baseline: {ratio:.2f} (target >= 0.5); "
+                  f"targets met: {report['meets_targets']}; rows written {rows}, outbox {outbox}")
+    console.print(f"wrote {OUT / 'orders.json'} and {OUT / 'orders_latency.png'}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--serve-pricing":
+        serve_pricing(int(sys.argv[2]), sys.argv[3])
+    elif len(sys.argv) > 1 and sys.argv[1] == "--serve-orders":
+        serve_orders(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--serve-baseline":
+        serve_baseline(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--load":
+        a = sys.argv[2:]
+        run_load(int(a[0]), a[1], a[2], float(a[3]), float(a[4]), int(a[5]), a[6])
+    else:
+        main()
