@@ -83,6 +83,18 @@ class CommuneIndex:
                 return round(lat, 5), round(lng, 5)
         return None
 
+    def places(self, entries: list[str]) -> list[tuple[float, float]]:
+        """Return the centres (lat, lng in degrees) of the communes a zone's postcode entries cover."""
+        self._load()
+        prefixes = tuple(e.strip() for e in entries if e.strip())
+        if not prefixes:
+            return []
+        return [
+            (round(math.degrees(float(self._lat[i])), 5), round(math.degrees(float(self._lng[i])), 5))
+            for i, postcode in enumerate(self._postcodes)
+            if postcode.startswith(prefixes)
+        ]
+
     def nearest(self, lat: float, lng: float) -> Place | None:
         """Return the nearest commune's postcode, or None when nothing is within 25 km."""
         self._load()
@@ -97,3 +109,25 @@ class CommuneIndex:
         if distance > MAX_DISTANCE_KM:
             return None
         return Place(self._postcodes[i], self._names[i], distance)
+
+
+def outline_of(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Return the convex hull of points (lat, lng), counter-clockwise (Andrew's monotone chain)."""
+    unique = sorted(set(points), key=lambda p: (p[1], p[0]))
+    if len(unique) <= 2:
+        return unique
+
+    def cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+        return (a[1] - o[1]) * (b[0] - o[0]) - (a[0] - o[0]) * (b[1] - o[1])
+
+    lower: list[tuple[float, float]] = []
+    upper: list[tuple[float, float]] = []
+    for p in unique:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    for p in reversed(unique):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return lower[:-1] + upper[:-1]

@@ -58,10 +58,11 @@ statements = APIRouter(prefix="/v1/statements", tags=["statements"])
 # ------------------------------------------------------------------ zones
 
 
-@zones.get("", response_model=list[ZoneRead])
-async def list_zones(service: PricingDep) -> list[dict[str, Any]]:
-    """List the served zones."""
-    return await service.list_zones()
+@zones.get("", response_model=list[ZoneRead], response_model_exclude_none=True)
+async def list_zones(service: PricingDep, with_geometry: bool = False) -> list[dict[str, Any]]:
+    """List the served zones (with_geometry: each zone's centre and outline, for maps)."""
+    zones = await service.list_zones()
+    return await service.zone_geometry(zones) if with_geometry else zones
 
 
 @zones.get("/resolve")

@@ -29,12 +29,26 @@ class ZoneUpdate(Strict):
     postcodes: list[PostcodeEntry] | None = Field(default=None, min_length=1, max_length=5000)
 
 
+class LatLng(BaseModel):
+    lat: float
+    lng: float
+
+
+class ZoneGeometry(BaseModel):
+    """Where a zone is, for maps: its communes' mean centre and the convex outline of their centres."""
+
+    centroid: LatLng | None
+    outline: list[LatLng]
+    communes: int
+
+
 class ZoneRead(BaseModel):
     code: str
     name: str
     postcodes: list[str]
     created_at: datetime
     updated_at: datetime
+    geometry: ZoneGeometry | None = Field(default=None, description="only with ?with_geometry=true")
 
 
 class SurchargesIn(Strict):

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import ROUND_FLOOR
 from typing import Any
 
 from services.pricing import views
 from services.pricing.config import PricingSettings
-from services.pricing.domain.fairpay import FloorViolation, check_grid
+from services.pricing.domain.fairpay import FloorViolation, check_grid, worst_net_hourly
 from services.pricing.domain.grid import (
     Grid,
     compare_payouts,
@@ -27,7 +29,7 @@ from services.pricing.errors import (
     QuoteNotFound,
     ZoneNotFound,
 )
-from services.pricing.geo import CommuneIndex
+from services.pricing.geo import CommuneIndex, outline_of
 from services.pricing.models import AuditRow, GridCommentRow, GridRow, QuoteRow, ZoneRow
 from services.pricing.repository import PricingRepository
 from shared.auth import Principal
@@ -35,6 +37,7 @@ from shared.categories import CATEGORIES
 from shared.db import Database
 from shared.errors import Conflict, Invalid, Unavailable
 from shared.events.pricing import GridPublished, PayoutChange
+from shared.fairpay import FairPaySettings
 
 
 def new_id() -> str:
@@ -83,6 +86,23 @@ def violations_body(violations: Sequence[FloorViolation]) -> list[dict[str, Any]
         }
         for v in violations
     ]
+
+
+def cells_body(grid: Grid, fair_pay: FairPaySettings) -> list[dict[str, Any]]:
+    """Every cell's worst-case net hourly pay beside the floor (what the floor check decides on)."""
+    rows = []
+    for cell in grid.cells:
+        worst = worst_net_hourly(cell, fair_pay.contribution_rate)
+        rows.append(
+            {
+                "category": cell.category,
+                "zone": cell.zone,
+                "net_hourly_cents": int(worst.to_integral_value(rounding=ROUND_FLOOR)),
+                "floor_cents_per_hour": fair_pay.floor_cents_per_hour,
+                "is_below_floor": worst < fair_pay.floor_cents_per_hour,
+            }
+        )
+    return rows
 
 
 class PricingService:
@@ -187,6 +207,28 @@ class PricingService:
         """Return every zone."""
         async with self.database.unit_of_work() as uow:
             return [views.zone_view(r) for r in await PricingRepository(uow.session).zones()]
+
+    async def zone_geometry(self, zones: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Add each zone's geometry (centre, outline of its communes' centres) for maps."""
+        try:
+            await self.communes.load()
+        except Unavailable:
+            return [{**z, "geometry": None} for z in zones]
+        result = []
+        for zone in zones:
+            points = await asyncio.to_thread(self.communes.places, list(zone["postcodes"]))
+            centre = (
+                {
+                    "lat": round(sum(p[0] for p in points) / len(points), 5),
+                    "lng": round(sum(p[1] for p in points) / len(points), 5),
+                }
+                if points
+                else None
+            )
+            outline = [{"lat": lat, "lng": lng} for lat, lng in outline_of(points)]
+            geometry = {"centroid": centre, "outline": outline, "communes": len(points)}
+            result.append({**zone, "geometry": geometry})
+        return result
 
     async def get_zone(self, code: str) -> dict[str, Any]:
         """Return one zone."""
@@ -360,6 +402,7 @@ class PricingService:
                 "floor_cents_per_hour": self.settings.floor_cents_per_hour,
                 "contribution_rate": str(self.settings.contribution_rate),
                 "offending_cells": violations_body(violations),
+                "cells": cells_body(grid_of(row), self.settings.fair_pay()),
             }
 
     async def publish_grid(
