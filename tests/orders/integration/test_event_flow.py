@@ -10,8 +10,10 @@ from datetime import timedelta
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import func, select
 
 from services.orders.app import OrdersComponent
+from services.orders.models import OrderHistory
 from shared.app import create_app
 from shared.bus.kafka import KafkaBus
 from shared.config import PlatformSettings
@@ -20,6 +22,7 @@ from shared.events import registry
 from shared.events.envelope import Envelope
 from shared.events.matching import OrderUnassignable
 from shared.events.registry import EventPayload
+from shared.outbox import OutboxRow
 from shared.testing import Tokens, running_app
 from tests.orders.support import Clock, Harness, PricingStub, order_body, orders_settings
 from tests.orders.unit.test_api_orders import assigned, completed, started
@@ -129,3 +132,40 @@ async def test_unassignable_order_is_unfulfilled_on_kafka(
         assert [e["to_status"] for e in seen["history"]] == ["confirmed", "unfulfilled"]
 
 
+
+
+async def test_intake_on_postgres_replays_refuses_and_leaves_nothing_on_outage(
+    postgres_url: str, kafka_bootstrap: str, unique: Callable[[str], str], pricing: PricingStub
+) -> None:
+    """The one-statement PostgreSQL intake keeps the contract of the ORM path."""
+    tokens = Tokens()
+    async with orders_on_kafka(postgres_url, kafka_bootstrap, unique, pricing) as (h, _):
+        assert h.component.orders.intake is not None  # the PostgreSQL path is the one under test
+        quote = pricing.add_quote(h.clock.now)
+        headers = {**tokens.client("c1"), "Idempotency-Key": "k1"}
+        first = await h.http.post("/v1/orders", json=order_body(quote), headers=headers)
+        again = await h.http.post("/v1/orders", json=order_body(quote), headers=headers)
+        assert first.status_code == again.status_code == 201
+        assert first.json() == again.json()
+        other = await h.http.post("/v1/orders", json=order_body(quote, access_notes="x"), headers=headers)
+        assert other.status_code == 422
+        reused = await h.http.post("/v1/orders", json=order_body(quote),
+                                   headers={**tokens.client("c1"), "Idempotency-Key": "k2"})
+        assert reused.status_code == 409
+        fetched = (await h.http.get(f"/v1/orders/{first.json()['id']}", headers=tokens.client("c1"))).json()
+        assert fetched["history"][0]["to_status"] == "confirmed"
+        assert fetched["quote"]["id"] == quote["id"]
+
+        second = pricing.add_quote(h.clock.now)
+        pricing.stop()
+        down = await h.http.post("/v1/orders", json=order_body(second),
+                                 headers={**tokens.client("c1"), "Idempotency-Key": "k3"})
+        assert down.status_code == 503
+        replay_while_down = await h.http.post("/v1/orders", json=order_body(quote), headers=headers)
+        assert replay_while_down.status_code == 201
+        listed = (await h.http.get("/v1/orders", headers=tokens.ops())).json()
+        assert [o["id"] for o in listed] == [first.json()["id"]]
+        async with h.component.database.sessions() as session:
+            outbox = await session.scalar(select(func.count()).select_from(OutboxRow))
+            history = await session.scalar(select(func.count()).select_from(OrderHistory))
+        assert (outbox, history) == (1, 1)
