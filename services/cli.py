@@ -25,6 +25,9 @@ def serve(
     ] = None,
     host: str = "127.0.0.1",
     port: int = 8000,
+    demo_providers: Annotated[
+        int, typer.Option(help="providers to seed on first start of the whole platform (0: no demo)")
+    ] = 300,
 ) -> None:
     """Serve all services in one process, or one named service."""
     settings = PlatformSettings()
@@ -32,7 +35,8 @@ def serve(
     build_components(settings, names)  # fail early on an unknown name
     console.print(f"[bold]Coup de main[/] {service or 'all services'} ({settings.mode.value}) "
                   f"on http://{host}:{port}  — API docs at http://{host}:{port}/docs")
-    uvicorn.run(create_platform_app(settings, names), host=host, port=port, log_level="warning")
+    app_ = create_platform_app(settings, names, demo_providers=0 if service else demo_providers)
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -55,6 +55,7 @@ def create_app(
     bus: EventBus | None = None,
     title: str | None = None,
     http: httpx.AsyncClient | None = None,
+    on_started: Sequence[Callable[[FastAPI], Awaitable[None]]] = (),
 ) -> FastAPI:
     """Build the app serving `components`, with probes, metrics, errors and the event relay."""
     names = "+".join(c.name for c in components)
@@ -75,6 +76,8 @@ def create_app(
         for component in components:
             await component.start(runtime)
         log.info("started", services=names, mode=settings.mode.value)
+        for hook in on_started:
+            await hook(app)
         try:
             yield
         finally:
