@@ -57,8 +57,21 @@ class DispatchInsight:
             missions = await repo.missions(None, [MissionStatus.assigned.value, MissionStatus.started.value])
             unassignable = await repo.orders_in([OrderState.unassignable.value])
             pool = await repo.orders_in([OrderState.pool.value])
+            live = {
+                o.order_id: o
+                for o in await repo.orders_in(
+                    [OrderState.offered.value, OrderState.assigned.value, OrderState.started.value]
+                )
+            }
             providers = await repo.all_providers()
             repo.detach()
+
+        def where(order_id: str) -> dict[str, Any]:
+            order = live.get(order_id)
+            if order is None:
+                return {"category": None, "lat": None, "lng": None}
+            return {"category": order.category, "lat": order.lat, "lng": order.lng}
+
         return {
             "at": self.clock(),
             "counts": {
@@ -89,6 +102,7 @@ class DispatchInsight:
                     "provider_id": o.provider_id,
                     "zone": o.zone,
                     "expires_at": o.expires_at,
+                    **where(o.order_id),
                 }
                 for o in offers
             ],
@@ -99,11 +113,20 @@ class DispatchInsight:
                     "provider_id": m.provider_id,
                     "status": m.status,
                     "scheduled_start": m.scheduled_start,
+                    **where(m.order_id),
                 }
                 for m in missions
             ],
             "unassignable": [
-                {"order_id": o.order_id, "zone": o.zone, "reason": o.last_reason} for o in unassignable
+                {
+                    "order_id": o.order_id,
+                    "zone": o.zone,
+                    "reason": o.last_reason,
+                    "category": o.category,
+                    "lat": o.lat,
+                    "lng": o.lng,
+                }
+                for o in unassignable
             ],
             "providers": [
                 {"provider_id": p.provider_id, "lat": p.lat, "lng": p.lng, "on_duty": p.is_on_duty}
