@@ -221,7 +221,8 @@ def run_load(port: int, token: str, start_at: str, seconds: float, warmup_s: flo
         measure_from = t0 + warmup_s
         stop_at = measure_from + seconds
         await asyncio.gather(*(worker(w, measure_from, stop_at) for w in range(connections)))
-        print(json.dumps({"latencies_ms": latencies, "statuses": statuses, "seconds": seconds}))
+        print(json.dumps({"latencies_ms": latencies, "statuses": statuses, "seconds": seconds,
+                          "warmup_s": warmup_s}))
 
     import uvloop
 
@@ -261,14 +262,23 @@ def wait_tcp(port: int, timeout: float = 20) -> None:
     raise TimeoutError(f"nothing listens on port {port}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) a process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def load(port: int, token: str, start_at: str, seconds: float, warmup_s: float,
-         connections: int) -> dict[str, Any]:
+         connections: int, server_pid: int) -> dict[str, Any]:
+    before = cpu_seconds(server_pid)
     out = subprocess.run(
         [sys.executable, __file__, "--load", str(port), token, start_at, str(seconds), str(warmup_s),
          str(connections), uuid.uuid4().hex[:8]],
         capture_output=True, check=True,
     ).stdout
     result: dict[str, Any] = json.loads(out)
+    result["server_cpu_s"] = cpu_seconds(server_pid) - before
+    result["requests_total"] = len(result["latencies_ms"])
     return result
 
 
@@ -279,8 +289,12 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
     def at(q: float) -> float:
         return round(data[min(len(data) - 1, int(q * len(data)))], 2) if data else float("nan")
 
+    # CPU of the server over warm-up + measure, per request served in that time (approximately
+    # the measured share): a figure less sensitive than the rate to other load on the machine.
+    served = result["requests_total"] * (1 + result["warmup_s"] / result["seconds"])
     return {"orders_per_s": round(ok / result["seconds"], 1), "p50_ms": at(0.50), "p95_ms": at(0.95),
-            "p99_ms": at(0.99), "requests": len(data), "statuses": result["statuses"]}
+            "p99_ms": at(0.99), "requests": len(data), "statuses": result["statuses"],
+            "server_cpu_ms_per_request": round(result["server_cpu_s"] * 1000 / max(served, 1), 3)}
 
 
 def chart(ours: list[float], base: list[float], path: Path) -> None:
@@ -363,10 +377,10 @@ def main() -> None:
             wait_http(ours_port, "/readyz")
             progress.advance(task)
             progress.update(task, description=f"baseline: {seconds:.0f} s of load")
-            base_raw = load(base_port, token, start_at, seconds, warmup, args.connections)
+            base_raw = load(base_port, token, start_at, seconds, warmup, args.connections, procs[1].pid)
             progress.advance(task)
             progress.update(task, description=f"orders service: {seconds:.0f} s of load")
-            ours_raw = load(ours_port, token, start_at, seconds, warmup, args.connections)
+            ours_raw = load(ours_port, token, start_at, seconds, warmup, args.connections, procs[2].pid)
             progress.advance(task)
         ours, base = figures(ours_raw), figures(base_raw)
         rows, outbox = asyncio.run(count_rows(ours_schema))
@@ -387,6 +401,8 @@ def main() -> None:
         "ratio_to_baseline": round(ratio, 3),
         "targets": {"orders_per_s": 1000, "p99_ms": 100, "ratio_to_baseline": 0.5},
         "meets_targets": ours["orders_per_s"] >= 1000 and ours["p99_ms"] < 100 and ratio >= 0.5,
+        "server_cpu_ms_per_request": {"orders": ours["server_cpu_ms_per_request"],
+                                      "baseline": base["server_cpu_ms_per_request"]},
         "requests": {"orders": ours["requests"], "baseline": base["requests"]},
         "statuses": {"orders": ours["statuses"], "baseline": base["statuses"]},
         "rows_written": {"orders": rows, "outbox": outbox},
@@ -400,12 +416,12 @@ def main() -> None:
     chart(ours_raw["latencies_ms"], base_raw["latencies_ms"], OUT / "orders_latency.png")
 
     table = Table(title="Order intake (POST /v1/orders), PostgreSQL")
-    for col in ("", "orders/s", "p50 ms", "p95 ms", "p99 ms", "non-201"):
+    for col in ("", "orders/s", "p50 ms", "p95 ms", "p99 ms", "non-201", "server CPU ms/req"):
         table.add_column(col, justify="right")
     for name, f in (("orders service", ours), ("baseline", base)):
         bad = sum(v for k, v in f["statuses"].items() if k != "201")
         table.add_row(name, f"{f['orders_per_s']:.0f}", f"{f['p50_ms']:.1f}", f"{f['p95_ms']:.1f}",
-                      f"{f['p99_ms']:.1f}", str(bad))
+                      f"{f['p99_ms']:.1f}", str(bad), f"{f['server_cpu_ms_per_request']:.2f}")
     console.print(table)
     console.print(f"ratio to baseline: {ratio:.2f} (target >= 0.5); "
                   f"targets met: {report['meets_targets']}; rows written {rows}, outbox {outbox}")
