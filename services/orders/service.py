@@ -42,7 +42,7 @@ from services.orders.schemas import (
 from services.orders.views import dump, history_entry, order_read, provider_order_read
 from shared.auth import Principal, Role
 from shared.db import Database, UnitOfWork
-from shared.errors import Conflict, Forbidden, Gone, Invalid
+from shared.errors import Conflict, DomainError, Forbidden, Gone, Invalid
 from shared.events.matching import (
     MissionAssigned,
     MissionCancelled,
@@ -216,13 +216,19 @@ class OrdersService:
         """Confirm an order from a quote; a replayed key returns the first answer."""
         endpoint = "confirm_order"
         fingerprint = request_hash(endpoint, body.model_dump(mode="json"))
-        stored = await self._stored_answer(principal.subject, idempotency_key)
-        if stored is not None:
-            return replay(stored, endpoint, fingerprint)
-        # Pricing is asked outside any transaction: no connection is held while we wait for it.
-        quote = await self.pricing.fetch_quote(body.quote_id)
-        now = self.clock()
-        self.check_quote(quote, body, principal, now)
+        # The stored answer of a replayed key is looked up only when this attempt cannot go
+        # through (a refusal, pricing down, or the key's row already there at insert): a replay
+        # still gets the first answer, and a first request saves a round trip.
+        try:
+            # Pricing is asked outside any transaction: no connection is held while we wait for it.
+            quote = await self.pricing.fetch_quote(body.quote_id)
+            now = self.clock()
+            self.check_quote(quote, body, principal, now)
+        except DomainError:
+            stored = await self._stored_answer(principal.subject, idempotency_key)
+            if stored is not None:
+                return replay(stored, endpoint, fingerprint)
+            raise
         terms = {
             "category": quote.category,
             "zone": quote.zone,

@@ -100,6 +100,17 @@ class TestConfirmOrder:
         again = await h.http.post("/v1/orders", json=order_body(quote), headers=headers)
         assert (first.status_code, again.status_code) == (201, 201)
 
+    async def test_replay_after_the_quote_expired_returns_first_answer(
+        self, h: Harness, tokens: Tokens
+    ) -> None:
+        quote = h.stub.add_quote(h.clock.now)
+        headers = {**tokens.client("c1"), "Idempotency-Key": "k-exp"}
+        first = await h.http.post("/v1/orders", json=order_body(quote), headers=headers)
+        h.stub.expired.add(quote["id"])
+        again = await h.http.post("/v1/orders", json=order_body(quote), headers=headers)
+        assert (first.status_code, again.status_code) == (201, 201)
+        assert first.json() == again.json()
+
     async def test_key_reused_with_other_body_is_refused(self, h: Harness, tokens: Tokens) -> None:
         quote = h.stub.add_quote(h.clock.now)
         headers = {**tokens.client("c1"), "Idempotency-Key": "same"}
