@@ -1,0 +1,30 @@
+"""The two modes as session fixtures: each stack starts once and is stopped even on failure."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.scenario import Stack
+from tests.e2e.stacks import DistributedStack, EmbeddedStack
+
+
+@pytest.fixture(scope="session")
+def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """`dispatch serve` on a free port, SQLite in a temp folder, no demo providers."""
+    with EmbeddedStack(tmp_path_factory.mktemp("e2e-embedded")) as stack:
+        yield stack
+
+
+@pytest.fixture(scope="session")
+def distributed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """`deploy/platform.sh up` on a fresh database and topic prefix, free ports; `down` afterwards."""
+    url, kafka = os.environ.get("TEST_DATABASE_URL"), os.environ.get("TEST_KAFKA_BOOTSTRAP")
+    if not url or not kafka:
+        pytest.fail("TEST_DATABASE_URL and TEST_KAFKA_BOOTSTRAP must be set: run the suite with `make test`")
+    state: Path = tmp_path_factory.mktemp("e2e-distributed")
+    with DistributedStack(state, database_url=url, kafka_bootstrap=kafka) as stack:
+        yield stack
