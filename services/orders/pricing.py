@@ -30,8 +30,8 @@ class Quote(BaseModel):
     category: str
     zone: str
     postcode: str
-    lat: float
-    lng: float
+    lat: float | None = None  # pricing may quote by postcode alone
+    lng: float | None = None
     start_at: AwareDatetime
     duration_min: int = Field(gt=0)
     price_cents: int = Field(ge=0)

@@ -144,11 +144,8 @@ class OrdersService:
             raise Invalid(
                 f"the quote was made for postcode {quote.postcode}", field="address.postcode"
             )
-        away = domain.distance_km(body.address.lat, body.address.lng, quote.lat, quote.lng)
-        if away > self.settings.address_tolerance_km:
-            raise Invalid(
-                f"the address is {away:.1f} km from the quoted place", field="address.lat"
-            )
+        if quote.lat is not None and quote.lng is not None:
+            self._check_distance(body, quote.lat, quote.lng)
         domain.check_window(
             body.window.start,
             body.window.end,
@@ -164,6 +161,11 @@ class OrdersService:
             )
         if self.dispatch_deadline(body.window.end, quote.duration_min) <= now:
             raise Invalid("the window starts too soon for a provider to be found", field="window.start")
+
+    def _check_distance(self, body: OrderCreate, lat: float, lng: float) -> None:
+        away = domain.distance_km(body.address.lat, body.address.lng, lat, lng)
+        if away > self.settings.address_tolerance_km:
+            raise Invalid(f"the address is {away:.1f} km from the quoted place", field="address.lat")
 
     def dispatch_deadline(self, window_end: datetime, duration_min: int) -> datetime:
         """Return when matching gives up: the latest start minus the configured margin."""

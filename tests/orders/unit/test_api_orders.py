@@ -158,6 +158,19 @@ class TestConfirmOrder:
     async def test_own_quote_is_accepted(self, h: Harness, tokens: Tokens) -> None:
         await confirm(h, tokens, client="c1", client_id="c1")
 
+    async def test_quote_by_postcode_alone_is_accepted(self, h: Harness, tokens: Tokens) -> None:
+        quote = h.stub.add_quote(h.clock.now, lat=None, lng=None)
+        body = order_body({**quote, "lat": 48.86, "lng": 2.36})
+        r = await h.http.post("/v1/orders", json=body, headers={**tokens.client(), "Idempotency-Key": "k"})
+        assert r.status_code == 201, r.text
+
+    async def test_unreadable_quote_is_503(self, h: Harness, tokens: Tokens) -> None:
+        quote = h.stub.add_quote(h.clock.now, price_cents="lots")
+        r = await h.http.post("/v1/orders", json=order_body(quote),
+                              headers={**tokens.client(), "Idempotency-Key": "k"})
+        assert r.status_code == 503 and "unreadable" in r.json()["detail"][0]["msg"]
+        assert await count(h, Order) == 0
+
     async def test_unknown_quote_is_not_found(self, h: Harness, tokens: Tokens) -> None:
         quote = h.stub.add_quote(h.clock.now)
         body = order_body(quote, quote_id="q-unknown")
