@@ -122,7 +122,7 @@ class NotificationDispatcher:
             except TimeoutError:
                 pass
 
-    async def deliver_pending(self, batch: int = 1000) -> int:
+    async def deliver_pending(self, batch: int = 100) -> int:
         """Send what is due now; return how many rows were handled (sent, rescheduled or failed)."""
         now = self.clock()
         async with self.database.unit_of_work() as uow:
