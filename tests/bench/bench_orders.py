@@ -102,9 +102,10 @@ def serve_orders(port: int, schema: str, pricing_url: str, prefix: str, pool: in
     database = Database(os.environ["TEST_DATABASE_URL"], schema=schema, pool_size=pool)
     component = OrdersComponent(
         settings, database,
-        orders_settings=OrdersSettings(pricing_url=pricing_url, consumer_group=f"{prefix}orders"),
+        orders_settings=OrdersSettings(pricing_url=pricing_url, consumer_group=f"orders-{schema}",
+                                       db_pool_size=pool),
     )
-    bus = KafkaBus(os.environ["TEST_KAFKA_BOOTSTRAP"], topic_prefix=prefix, client_id=f"{prefix}orders")
+    bus = KafkaBus(os.environ["TEST_KAFKA_BOOTSTRAP"], topic_prefix=prefix, client_id=f"orders-{schema}")
     app = create_app([component], settings, bus=bus)
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
                 loop="uvloop", http="httptools", backlog=2048)
@@ -359,7 +360,8 @@ def main() -> None:
     console = Console()
     seconds, warmup = (4.0, 1.5) if args.quick else (15.0, 3.0)
     run = uuid.uuid4().hex[:8]
-    ours_schema, base_schema, prefix = f"bench_orders_{run}", f"bench_base_{run}", f"bench{run}."
+    # One topic prefix for every run (no new topics each time); a consumer group per run.
+    ours_schema, base_schema, prefix = f"bench_orders_{run}", f"bench_base_{run}", "bench_orders."
     start_at = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0).isoformat()
     token = Tokens().client("bench-client")["Authorization"].split(" ", 1)[1]
     stub_port, ours_port, base_port = free_port(), free_port(), free_port()
