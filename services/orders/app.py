@@ -8,6 +8,7 @@ from fastapi import APIRouter, FastAPI
 
 from services.orders.config import OrdersSettings
 from services.orders.feedback import FeedbackService
+from services.orders.handlers import EventHandlers
 from services.orders.intake import PostgresIntake
 from services.orders.models import Base
 from services.orders.notifications import (
@@ -81,12 +82,13 @@ class OrdersComponent(Component):
 
     def subscriptions(self) -> list[Subscription]:
         router = EventRouter(self.database, consumer="orders")
-        router.add(MissionAssigned, self.orders.on_mission_assigned)
-        router.add(MissionStarted, self.orders.on_mission_started)
-        router.add(MissionCompleted, self.orders.on_mission_completed)
-        router.add(MissionCancelled, self.orders.on_mission_cancelled)
-        router.add(OrderUnassignable, self.orders.on_order_unassignable)
-        router.add(PositionUpdated, self.orders.on_position_updated)
+        handlers = EventHandlers(lambda: self.clock())
+        router.add(MissionAssigned, handlers.on_mission_assigned)
+        router.add(MissionStarted, handlers.on_mission_started)
+        router.add(MissionCompleted, handlers.on_mission_completed)
+        router.add(MissionCancelled, handlers.on_mission_cancelled)
+        router.add(OrderUnassignable, handlers.on_order_unassignable)
+        router.add(PositionUpdated, handlers.on_position_updated)
         return [
             Subscription(
                 group=self.settings.consumer_group,
