@@ -163,6 +163,12 @@ def build(api: Api) -> Scenario:
     api.vet(scenario.courier_id)
     ok(api.http.post(f"/v1/vetting/{scenario.courier_id}/approve", json={}, headers=api.ops))
     api.on_duty(scenario.courier_id, 48.8595, 2.3790)
+    scenario.extra["west_id"] = "prov-karim"
+    api.apply("prov-karim", first_name="Karim", last_name="Benali", email="karim@example.org",
+              categories=["cleaning"], postcode="75016", home_lat=48.8637, home_lng=2.2769)
+    api.vet("prov-karim")
+    ok(api.http.post("/v1/vetting/prov-karim/approve", json={}, headers=api.ops))
+    api.on_duty("prov-karim", 48.8610, 2.2800)
     scenario.applicant_id = "prov-awa"
     api.apply(scenario.applicant_id)
     api.vet(scenario.applicant_id, ("identity", "right_to_work", "siret"))

@@ -67,13 +67,17 @@ async function route() {
   for (const link of document.querySelectorAll("#nav a")) {
     link.classList.toggle("active", link.dataset.page === (PAGES[name] ? name : "grids"));
   }
-  clear(root, h("p.muted", "Loading…"));
+  // each visit draws into its own container: a page still loading from an earlier visit
+  // draws into a detached node and never over the page shown now
+  const container = h("div.view", h("p.muted", "Loading…"));
+  clear(root, container);
   try {
     const page = await load();
+    if (!container.isConnected) return;
     current = page;
-    await page.render(root, params);
+    await page.render(container, params);
   } catch (error) {
-    showError(error, root);
+    if (container.isConnected) showError(error, container);
   }
 }
 
