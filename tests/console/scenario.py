@@ -35,7 +35,13 @@ def cell(category: str, zone: str, **overrides: Any) -> dict[str, Any]:
         "travel_fee_cents": 300,
         "commission_rate": "0.20",
         "avg_travel_min": 20,
-        "surcharges": {"evening": "0.10", "night": "0.25", "sunday": "0.20", "holiday": "0.50", "urgent": "0"},
+        "surcharges": {
+            "evening": "0.10",
+            "night": "0.25",
+            "sunday": "0.20",
+            "holiday": "0.50",
+            "urgent": "0",
+        },
     }
     data.update(overrides)
     return data
@@ -67,7 +73,9 @@ def application(**overrides: Any) -> dict[str, Any]:
 def ok(response: httpx.Response, *statuses: int) -> Any:
     """Return the JSON of a response whose status is expected; fail loudly otherwise."""
     if response.status_code not in (statuses or (200, 201)):
-        raise AssertionError(f"{response.request.method} {response.request.url}: {response.status_code} {response.text}")
+        raise AssertionError(
+            f"{response.request.method} {response.request.url}: {response.status_code} {response.text}"
+        )
     return response.json() if response.content else None
 
 
@@ -93,10 +101,16 @@ class Api:
     def close(self) -> None:
         self.http.close()
 
-    def vet(self, provider_id: str, kinds: tuple[str, ...] = ("identity", "right_to_work", "siret", "insurance")) -> None:
+    def vet(
+        self, provider_id: str, kinds: tuple[str, ...] = ("identity", "right_to_work", "siret", "insurance")
+    ) -> None:
         """Record passed checks (insurance valid a year)."""
         for kind in kinds:
-            body: dict[str, Any] = {"kind": kind, "outcome": "passed", "evidence_ref": f"doc-{kind}-{provider_id}"}
+            body: dict[str, Any] = {
+                "kind": kind,
+                "outcome": "passed",
+                "evidence_ref": f"doc-{kind}-{provider_id}",
+            }
             if kind == "insurance":
                 body["expires_at"] = (datetime.now(UTC) + timedelta(days=365)).isoformat()
             ok(self.http.post(f"/v1/vetting/{provider_id}/checks", json=body, headers=self.ops))
@@ -121,17 +135,30 @@ class Api:
         quote = ok(
             self.http.post(
                 "/v1/quotes",
-                json={"category": category, "lat": lat, "lng": lng, "start_at": start.isoformat(), "duration_min": 120},
+                json={
+                    "category": category,
+                    "lat": lat,
+                    "lng": lng,
+                    "start_at": start.isoformat(),
+                    "duration_min": 120,
+                },
                 headers=client,
             )
         )
         body = {
             "quote_id": quote["id"],
-            "address": {"street": "12 rue de la Roquette", "postcode": quote["postcode"], "city": "Paris",
-                        "lat": lat, "lng": lng},
+            "address": {
+                "street": "12 rue de la Roquette",
+                "postcode": quote["postcode"],
+                "city": "Paris",
+                "lat": lat,
+                "lng": lng,
+            },
             "access_notes": "code 1234",
-            "window": {"start": (start - timedelta(minutes=30)).isoformat(),
-                       "end": (start + timedelta(hours=2)).isoformat()},
+            "window": {
+                "start": (start - timedelta(minutes=30)).isoformat(),
+                "end": (start + timedelta(hours=2)).isoformat(),
+            },
         }
         headers = {**client, "Idempotency-Key": uuid.uuid4().hex}
         result: dict[str, Any] = ok(self.http.post("/v1/orders", json=body, headers=headers), 201)
@@ -142,7 +169,11 @@ def build(api: Api) -> Scenario:
     """Zones, a published grid, a training module, an active provider on duty, an applicant."""
     scenario = Scenario()
     for code, (name, postcodes) in ZONES.items():
-        ok(api.http.post("/v1/zones", json={"code": code, "name": name, "postcodes": postcodes}, headers=api.ops))
+        ok(
+            api.http.post(
+                "/v1/zones", json={"code": code, "name": name, "postcodes": postcodes}, headers=api.ops
+            )
+        )
     cells = [cell(c, z) for c in CATEGORIES for z in ZONES]
     grid = ok(api.http.post("/v1/price-grids", json={"name": "Paris 2026", "cells": cells}, headers=api.ops))
     published = ok(
@@ -152,23 +183,45 @@ def build(api: Api) -> Scenario:
     module = ok(
         api.http.post(
             "/v1/trainings/modules",
-            json={"code": "garden-safety", "title": "Garden tools safety", "validity_days": 365, "min_score": 70},
+            json={
+                "code": "garden-safety",
+                "title": "Garden tools safety",
+                "validity_days": 365,
+                "min_score": 70,
+            },
             headers=api.ops,
         )
     )
     scenario.module_id = module["id"]
     scenario.courier_id = "prov-lea"
-    api.apply(scenario.courier_id, first_name="Léa", last_name="Martin", email="lea@example.org",
-              categories=["cleaning", "gardening"], home_lat=48.858, home_lng=2.38)
+    api.apply(
+        scenario.courier_id,
+        first_name="Léa",
+        last_name="Martin",
+        email="lea@example.org",
+        categories=["cleaning", "gardening"],
+        home_lat=48.858,
+        home_lng=2.38,
+    )
     api.vet(scenario.courier_id)
     ok(api.http.post(f"/v1/vetting/{scenario.courier_id}/approve", json={}, headers=api.ops))
     api.on_duty(scenario.courier_id, 48.8595, 2.3790)
     scenario.extra["west_id"] = "prov-karim"
-    api.apply("prov-karim", first_name="Karim", last_name="Benali", email="karim@example.org",
-              categories=["cleaning"], postcode="75016", home_lat=48.8637, home_lng=2.2769)
+    api.apply(
+        "prov-karim",
+        first_name="Karim",
+        last_name="Benali",
+        email="karim@example.org",
+        categories=["cleaning"],
+        postcode="75016",
+        home_lat=48.8637,
+        home_lng=2.2769,
+    )
     api.vet("prov-karim")
     ok(api.http.post("/v1/vetting/prov-karim/approve", json={}, headers=api.ops))
     api.on_duty("prov-karim", 48.8610, 2.2800)
+    scenario.extra["doubtful_id"] = "prov-max"
+    api.apply("prov-max", first_name="Max", last_name="Durand", email="max@example.org", postcode="75003")
     scenario.applicant_id = "prov-awa"
     api.apply(scenario.applicant_id)
     api.vet(scenario.applicant_id, ("identity", "right_to_work", "siret"))

@@ -50,9 +50,9 @@ class TestPriceGrids:
     ) -> None:
         api = platform.api
         sign_in(page, platform)
-        expect(page.locator('#grid-table[data-mode="published"] td[data-key="cleaning|paris-centre"]')).to_contain_text(
-            "28.00 €/h"
-        )
+        expect(
+            page.locator('#grid-table[data-mode="published"] td[data-key="cleaning|paris-centre"]')
+        ).to_contain_text("28.00 €/h")
         screenshot(page, "01-grids-published")
 
         page.click("#new-draft")
@@ -97,7 +97,9 @@ class TestPriceGrids:
         page.set_input_files("#import-file", str(edited))
         expect(page.locator("#draft-select option:checked")).to_have_text("Draft: edited-grid")
         expect(cell_input(page, key)).to_have_value("33.00")
-        drafts = [g for g in ok(api.http.get("/v1/price-grids", headers=api.ops)) if g["name"] == "edited-grid"]
+        drafts = [
+            g for g in ok(api.http.get("/v1/price-grids", headers=api.ops)) if g["name"] == "edited-grid"
+        ]
         assert len(drafts) == 1 and drafts[0]["status"] == "draft"
 
 
@@ -129,7 +131,9 @@ class TestTraining:
 
         page.locator('#modules tr[data-module="garden-safety"] button.edit-module').click()
         page.locator('#modules tr[data-module="garden-safety"] input.validity').fill("30")
-        expect(page.locator('#modules tr[data-module="garden-safety"] .impact')).to_contain_text("disqualifies nobody")
+        expect(page.locator('#modules tr[data-module="garden-safety"] .impact')).to_contain_text(
+            "disqualifies nobody"
+        )
 
 
 class TestVetting:
@@ -158,6 +162,20 @@ class TestVetting:
         audit = ok(api.http.get(f"/v1/vetting/audit?provider_id={applicant}", headers=api.ops))
         assert any(e["action"] == "approved" or "approve" in e["action"] for e in audit)
         expect(page.locator(f'#queue tr[data-provider="{applicant}"]')).to_have_count(0)
+
+    def test_reject_needs_a_written_reason(self, page: Page, platform: Platform) -> None:
+        api, doubtful = platform.api, platform.scenario.extra["doubtful_id"]
+        sign_in(page, platform, f"vetting/{doubtful}")
+        expect(page.locator('#missing li[data-item="identity"]')).to_be_visible()
+        page.fill("#decision-reason", "no")
+        page.click("#reject")
+        expect(page.locator("#decision-result .error")).to_contain_text("reason")
+        assert ok(api.http.get(f"/v1/providers/{doubtful}", headers=api.ops))["status"] == "applied"
+        page.fill("#decision-reason", "the identity document does not match the applicant")
+        page.click("#reject")
+        expect(page.locator("#decided")).to_contain_text("now rejected")
+        decisions = ok(api.http.get(f"/v1/providers/{doubtful}/decisions", headers=api.ops))
+        assert decisions[-1]["reason"] == "the identity document does not match the applicant"
 
 
 class TestDispatchBoard:
@@ -204,7 +222,9 @@ class TestDispatchBoard:
         assert weights["weights"]["travel"] == 2.0
 
 
-def wait_for_offer(platform: Platform, provider_id: str, order_id: str, timeout: float = 15) -> dict[str, Any]:
+def wait_for_offer(
+    platform: Platform, provider_id: str, order_id: str, timeout: float = 15
+) -> dict[str, Any]:
     """Wait until the dispatch loop offered the order to the provider; return the offer."""
     api = platform.api
     deadline = time.monotonic() + timeout

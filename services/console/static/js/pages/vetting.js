@@ -182,10 +182,10 @@ function checkForm(provider) {
 function decisionForm(provider) {
   const reason = h("textarea#decision-reason", { rows: 2, cols: 60, placeholder: "written reason (shown to the provider; at least 10 characters to reject)" });
   const problem = h("div#decision-result");
-  const decide = (name, label) => async () => {
+  const id = { provider_id: provider.id };
+  const decide = (send, label, fallback) => async () => {
     try {
-      const body = { reason: reason.value.trim() || (name === "approveApplication" ? "all checks passed" : "") };
-      const result = await call(name, { provider_id: provider.id }, body);
+      const result = await send({ reason: reason.value.trim() || fallback });
       toast(`${provider.first_name} ${provider.last_name}: ${label} (${result.status})`, "ok");
       clear(problem, h("div.success#decided", `${label}: now ${result.status}.`));
       state.selected = null;
@@ -198,8 +198,8 @@ function decisionForm(provider) {
     "div",
     reason,
     h("div.toolbar", { style: "margin-top:8px" },
-      h("button.primary#approve", { onclick: decide("approveApplication", "approved") }, "Approve"),
-      h("button.danger#reject", { onclick: decide("rejectApplication", "rejected") }, "Reject")),
+      h("button.primary#approve", { onclick: decide((body) => call("approveApplication", id, body), "approved", "all checks passed") }, "Approve"),
+      h("button.danger#reject", { onclick: decide((body) => call("rejectApplication", id, body), "rejected", "") }, "Reject")),
     problem,
   );
 }
