@@ -561,10 +561,13 @@ async def reject(ctx: Ctx, ops: OpsUser, provider_id: ProviderId, body: s.Decisi
 
 @trainings.get("/modules")
 async def catalogue(ctx: Ctx, _: CurrentPrincipal) -> s.TrainingCatalogue:
-    """Return the training modules and which ones each category requires."""
+    """Return the training modules, which ones each category requires, and the checks required."""
     modules, required = await training.list_modules(ctx)
     return s.TrainingCatalogue(
-        modules=[s.ModuleRead.model_validate(x) for x in modules], requirements=required
+        modules=[s.ModuleRead.model_validate(x) for x in modules],
+        requirements=required,
+        base_checks=list(ctx.policy.base_checks),
+        category_checks={k: list(v) for k, v in ctx.policy.category_checks.items()},
     )
 
 

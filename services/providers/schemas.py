@@ -286,6 +286,10 @@ class ModuleChanged(BaseModel):
 class TrainingCatalogue(BaseModel):
     modules: list[ModuleRead]
     requirements: dict[str, list[str]]
+    base_checks: list[str] = Field(default_factory=list, description="checks every category needs")
+    category_checks: dict[str, list[str]] = Field(
+        default_factory=dict, description="checks a category needs besides (settings, e.g. childcare)"
+    )
 
 
 class RequirementsUpdate(Strict):

@@ -66,3 +66,10 @@ class TestPreviewChange:
             headers=h.tokens.provider("p1"),
         )
         assert forbidden.status_code == 403
+
+
+class TestCatalogueChecks:
+    async def test_lists_the_checks_all_and_each_category_need(self, h: Harness) -> None:
+        catalogue = (await h.http.get("/v1/trainings/modules", headers=h.ops)).json()
+        assert catalogue["base_checks"] == ["identity", "right_to_work", "siret", "insurance"]
+        assert catalogue["category_checks"] == {"childcare": ["criminal_record"]}
