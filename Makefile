@@ -35,6 +35,7 @@ infra-down:
 	@bash deploy/postgres.sh stop
 
 test: $(STAMP) infra-up
+	@bash deploy/browser.sh
 	TEST_DATABASE_URL="$$(bash deploy/postgres.sh url)" \
 	TEST_KAFKA_BOOTSTRAP="$$(bash deploy/kafka.sh bootstrap)" \
 	$(BIN)/pytest -q --durations=15 $(PYTEST_ARGS)
