@@ -107,6 +107,10 @@ class TestTraining:
     def test_add_a_requirement_after_seeing_who_it_disqualifies(self, page: Page, platform: Platform) -> None:
         api, scenario = platform.api, platform.scenario
         sign_in(page, platform, "training")
+        expect(page.locator("#base-checks")).to_contain_text("insurance")
+        expect(page.locator('#requirements tr[data-category="childcare"] td.checks')).to_contain_text(
+            "criminal_record"
+        )
         row = page.locator('#requirements tr[data-category="gardening"]')
         row.locator("select.add-module").select_option(scenario.module_id)
         expect(row.locator(".impact")).to_contain_text("would disqualify 1 provider")

@@ -168,7 +168,7 @@ function ratingsView(r) {
   const rel = r.reliability || {};
   return section(
     "Ratings",
-    h("p#rating", r.rating_average !== null ? h("b", `${r.rating_average.toFixed(2)} / 5`) : h("span.muted", "no rating yet"), ` from ${r.rating_count} rating(s) · verdict `, badge(r.verdict, r.verdict === "below_threshold" ? "bad" : r.verdict === "good" ? "ok" : "")),
+    h("p#rating", r.rating_average !== null ? [h("b", `${r.rating_average.toFixed(2)} / 5`), ` from ${r.rating_count} rating(s)`] : h("span.muted", "no rating yet"), " · verdict ", badge(r.verdict, r.verdict === "below_threshold" ? "bad" : r.verdict === "good" ? "ok" : "")),
     h("div", ["5", "4", "3", "2", "1"].map((star) => h("div.row", { style: "gap:8px;align-items:center" }, h("span", { style: "width:2em" }, `${star}★`), h("div.grow", { style: "min-width:120px" }, meter((r.distribution[star] || 0) / total)), h("span.muted", String(r.distribution[star] || 0))))),
     h("p.muted", `Retraining is recommended below ${r.policy.threshold} with at least ${r.policy.min_count} ratings (last ${r.policy.window}). Reliability: ${rel.accepted ?? 0} accepted, ${rel.missed ?? 0} missed, ${rel.excused ?? 0} excused${rel.rate !== null && rel.rate !== undefined ? ` (${(rel.rate * 100).toFixed(0)} %)` : ""}.`),
   );

@@ -10,7 +10,7 @@ export function stop() {
 }
 
 export async function render(root) {
-  state = { root, modules: [], requirements: {}, staged: {}, editing: null };
+  state = { root, modules: [], requirements: {}, baseChecks: [], categoryChecks: {}, staged: {}, editing: null };
   await load();
 }
 
@@ -18,6 +18,8 @@ async function load() {
   const catalogue = await call("trainingCatalogue");
   state.modules = catalogue.modules;
   state.requirements = catalogue.requirements;
+  state.baseChecks = catalogue.base_checks || [];
+  state.categoryChecks = catalogue.category_checks || {};
   draw();
 }
 
@@ -29,7 +31,11 @@ function draw() {
     s.root,
     h("h1", "Training requirements"),
     h("p.muted", "A change is previewed against every vetted provider before it is saved: who would lose a category, and who would have none left."),
-    section("Requirements per category", requirementsTable()),
+    section(
+      "Requirements per category",
+      h("p.muted#base-checks", "Every category needs the checks ", s.baseChecks.map((c) => [badge(c), " "]), "(vetting); the checks below come on top. Checks are settings; modules are yours to change here."),
+      requirementsTable(),
+    ),
     section("Modules", modulesTable(), h("h3", "New module"), newModuleForm()),
   );
 }
@@ -63,12 +69,13 @@ function requirementsTable() {
       "tr",
       { dataset: { category } },
       h("th", label, h("div.muted", h("code", category))),
+      h("td.checks", (s.categoryChecks[category] || []).map((c) => [badge(c, "warn"), " "])),
       h("td", h("div.row", { style: "gap:6px" }, chips.length || removed.length ? [chips, removed] : h("span.muted", "no training required"))),
       h("td", adder),
       h("td.preview", staged ? h("span.muted", "checking…") : null),
     );
   });
-  const table = h("table#requirements", h("thead", h("tr", ["category", "required modules", "", "before saving"].map((x) => h("th", x)))), h("tbody", rows));
+  const table = h("table#requirements", h("thead", h("tr", ["category", "checks", "required modules", "", "before saving"].map((x) => h("th", x)))), h("tbody", rows));
   for (const category of Object.keys(s.staged)) preview(category);
   return table;
 }
