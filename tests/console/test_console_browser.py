@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -11,13 +10,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import ROOT, Platform, screenshot, sign_in
+from tests.console.conftest import Platform, screenshot, sign_in
 from tests.console.scenario import ok
 
 pytestmark = pytest.mark.integration  # needs the browser deploy/browser.sh installs (make test)
-
-README_SHOT = ROOT / "services" / "console" / "docs" / "dispatch-board.png"
-
 
 def cell_input(page: Page, key: str, field: str = "hourly_rate_cents") -> Any:
     return page.locator(f'#grid-table td[data-key="{key}"] input[data-field="{field}"]')
@@ -215,8 +211,7 @@ class TestDispatchBoard:
         explain = page.locator("#explain")
         expect(explain.locator("pre.summary")).to_contain_text(f"went to provider {courier}")
         expect(explain).to_contain_text("total (lower is better)")
-        path = screenshot(page, "06-dispatch-board")
-        shutil.copyfile(path, README_SHOT)
+        screenshot(page, "06-dispatch-board")  # the README's picture: services/console/docs/
 
         page.locator("#weights-form input[name=travel]").fill("2")
         page.fill("#weights-reason", "travel matters more at rush hour")
