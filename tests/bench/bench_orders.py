@@ -283,6 +283,23 @@ def load(port: int, token: str, start_at: str, seconds: float, warmup_s: float,
     return result
 
 
+def pool_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Merge load runs: latencies and counts added, durations summed."""
+    statuses: dict[str, int] = {}
+    for run in runs:
+        for code, n in run["statuses"].items():
+            statuses[code] = statuses.get(code, 0) + n
+    return {
+        "latencies_ms": [x for run in runs for x in run["latencies_ms"]],
+        "statuses": statuses,
+        "seconds": sum(run["seconds"] for run in runs),
+        "warmup_s": sum(run["warmup_s"] for run in runs),
+        "server_cpu_s": sum(run["server_cpu_s"] for run in runs),
+        "requests_total": sum(run["requests_total"] for run in runs),
+        "rounds": [round(int(run["statuses"].get("201", 0)) / run["seconds"], 1) for run in runs],
+    }
+
+
 def figures(result: dict[str, Any]) -> dict[str, Any]:
     data = sorted(result["latencies_ms"])
     ok = int(result["statuses"].get("201", 0))
@@ -295,7 +312,8 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
     served = result["requests_total"] * (1 + result["warmup_s"] / result["seconds"])
     return {"orders_per_s": round(ok / result["seconds"], 1), "p50_ms": at(0.50), "p95_ms": at(0.95),
             "p99_ms": at(0.99), "requests": len(data), "statuses": result["statuses"],
-            "server_cpu_ms_per_request": round(result["server_cpu_s"] * 1000 / max(served, 1), 3)}
+            "server_cpu_ms_per_request": round(result["server_cpu_s"] * 1000 / max(served, 1), 3),
+            "rate_per_round": result["rounds"]}
 
 
 def chart(ours: list[float], base: list[float], path: Path) -> None:
@@ -358,7 +376,9 @@ def main() -> None:
         if not os.environ.get(name):
             sys.exit(f"{name} is not set (make bench sets it)")
     console = Console()
-    seconds, warmup = (4.0, 1.5) if args.quick else (15.0, 3.0)
+    # Rounds alternate baseline and service so that both see the same drift in the machine's
+    # other load (this machine is shared); figures pool the rounds.
+    seconds, warmup, rounds = (4.0, 1.5, 1) if args.quick else (6.0, 1.5, 3)
     run = uuid.uuid4().hex[:8]
     # One topic prefix for every run (no new topics each time); a consumer group per run.
     ours_schema, base_schema, prefix = f"bench_orders_{run}", f"bench_base_{run}", "bench_orders."
@@ -369,7 +389,7 @@ def main() -> None:
     procs = [spawn("--serve-pricing", str(stub_port), start_at)]
     try:
         with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("starting servers", total=4)
+            task = progress.add_task("starting servers", total=2 + 2 * rounds)
             wait_tcp(stub_port)
             procs.append(spawn("--serve-baseline", str(base_port), base_schema, str(args.pool)))
             wait_http(base_port)
@@ -377,12 +397,17 @@ def main() -> None:
             procs.append(spawn("--serve-orders", str(ours_port), ours_schema,
                                f"http://127.0.0.1:{stub_port}", prefix, str(args.pool)))
             wait_http(ours_port, "/readyz")
-            progress.advance(task)
-            progress.update(task, description=f"baseline: {seconds:.0f} s of load")
-            base_raw = load(base_port, token, start_at, seconds, warmup, args.connections, procs[1].pid)
-            progress.advance(task)
-            progress.update(task, description=f"orders service: {seconds:.0f} s of load")
-            ours_raw = load(ours_port, token, start_at, seconds, warmup, args.connections, procs[2].pid)
+            base_runs, ours_runs = [], []
+            for r in range(rounds):
+                progress.advance(task)
+                progress.update(task, description=f"round {r + 1}/{rounds}: baseline, {seconds:.0f} s")
+                base_runs.append(load(base_port, token, start_at, seconds, warmup, args.connections,
+                                      procs[1].pid))
+                progress.advance(task)
+                progress.update(task, description=f"round {r + 1}/{rounds}: orders, {seconds:.0f} s")
+                ours_runs.append(load(ours_port, token, start_at, seconds, warmup, args.connections,
+                                      procs[2].pid))
+            base_raw, ours_raw = pool_runs(base_runs), pool_runs(ours_runs)
             progress.advance(task)
         ours, base = figures(ours_raw), figures(base_raw)
         rows, outbox = asyncio.run(count_rows(ours_schema))
@@ -406,9 +431,11 @@ def main() -> None:
         "server_cpu_ms_per_request": {"orders": ours["server_cpu_ms_per_request"],
                                       "baseline": base["server_cpu_ms_per_request"]},
         "requests": {"orders": ours["requests"], "baseline": base["requests"]},
+        "rate_per_round": {"orders": ours["rate_per_round"], "baseline": base["rate_per_round"]},
         "statuses": {"orders": ours["statuses"], "baseline": base["statuses"]},
         "rows_written": {"orders": rows, "outbox": outbox},
         "setup": {"connections": args.connections, "db_pool": args.pool, "seconds": seconds,
+                  "rounds": rounds,
                   "warmup_s": warmup, "cpus": os.cpu_count(), "quick": args.quick,
                   "pricing": "raw asyncio stub process, canned quote per id",
                   "relay": "outbox relay publishing to Kafka in the orders process"},
