@@ -71,6 +71,7 @@ class TestPriceGrids:
 
         cell_input(page, key).fill("31")
         expect(page.locator("#floor-ok")).to_be_visible()
+        expect(page.locator("#refusal")).to_have_count(0)
         expect(page.locator("#diff-table")).to_contain_text("31.00")
         expect(page.locator("#save-state")).to_have_text("all changes saved")
         screenshot(page, "03-grids-draft-diff")

@@ -282,7 +282,13 @@ function onEdit(key, field, input) {
   s.invalid.delete(id);
   input.classList.remove("invalid");
   cell[field.key] = value;
-  s.refused.delete(key);
+  if (s.refused.delete(key)) {
+    // the refusal was about the cells as they were: drop what this edit answers
+    const result = document.getElementById("publish-result");
+    const item = result && result.querySelector(`li[data-key="${CSS.escape(key)}"]`);
+    if (item) item.remove();
+    if (result && !s.refused.size) clear(result);
+  }
   const td = input.closest("td");
   td.classList.remove("refused");
   const before = publishedCell(key);
