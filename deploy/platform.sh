@@ -331,6 +331,7 @@ write_nginx_conf() {
     is_root && user_directive="user root;"
     sed -e "s#@PREFIX@#$NGX#g" -e "s#@PUBLIC_HOST@#$PUBLIC_HOST#g" \
         -e "s#@PUBLIC_PORT@#$PUBLIC_PORT#g" -e "s#@USER_DIRECTIVE@#$user_directive#g" \
+        -e "s#@CONSOLE_DIR@#$ROOT/services/console/static#g" \
         "$NGX_TEMPLATE" >"$NGX_CONF.tmp"
     mv "$NGX_CONF.tmp" "$NGX_CONF"
 }

@@ -67,6 +67,13 @@ def create_platform_app(
     components = build_components(settings, names)
     is_whole_platform = len(components) == len(COMPONENTS)
     hooks = [demo_seeder(demo_providers)] if is_whole_platform and demo_providers > 0 else []
-    return create_app(
+    app = create_app(
         components, settings, title="Coup de main" if is_whole_platform else None, on_started=hooks
     )
+    if is_whole_platform:  # the distributed mode's reverse proxy serves these files itself
+        from fastapi.staticfiles import StaticFiles
+
+        from services.console import CONSOLE_DIR
+
+        app.mount("/console", StaticFiles(directory=CONSOLE_DIR, html=True), name="console")
+    return app
