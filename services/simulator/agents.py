@@ -39,7 +39,6 @@ class SimSettings:
     duration_s: float
     lead_s: float = 45.0  # quote start this long after asking
     patience_s: float = 60.0  # dispatch deadline this long after the window start
-    dispatch_margin_min: int = 30  # the orders service's margin (deadline = latest start - margin)
     decline_share: float = 0.15
     cancel_share: float = 0.03
     rating_share: float = 0.8
@@ -128,6 +127,7 @@ class World:
     orders: dict[str, OrderRecord] = field(default_factory=dict)  # by order id
     tallies: dict[str, ProviderTally] = field(default_factory=dict)
     ratings: dict[str, list[int]] = field(default_factory=lambda: {"by_client": [], "by_provider": []})
+    margin_min: float = 30.0  # the orders service's dispatch margin, learnt from the first answer
     placed: int = 0
     settled: int = 0
     clients_done: asyncio.Event = field(default_factory=asyncio.Event)
@@ -185,7 +185,7 @@ async def _place_order(world: World, record: OrderRecord, who: Who, rng: random.
         return
     q = quote.json()
     quoted_start = _parse(q["start_at"])
-    slack = timedelta(minutes=s.dispatch_margin_min, seconds=s.patience_s)
+    slack = timedelta(minutes=world.margin_min, seconds=s.patience_s)
     body = {
         "quote_id": q["id"],
         "address": {
@@ -213,6 +213,10 @@ async def _place_order(world: World, record: OrderRecord, who: Who, rng: random.
     record.zone = order.get("zone")
     record.price_cents = order.get("price_cents")
     record.dispatch_deadline = _parse(order["dispatch_deadline"])
+    # The orders service's margin (deadline = latest start - margin) is learnt from its answer,
+    # so that the next windows put the deadline `patience_s` after the start whatever it is.
+    latest_start = _parse(order["window"]["end"]) - timedelta(minutes=plan.duration_min)
+    world.margin_min = max(0.0, (latest_start - record.dispatch_deadline).total_seconds() / 60)
     world.orders[order["id"]] = record
     if rng.random() < s.cancel_share:
         record.wants_cancel_after_s = rng.uniform(1.0, max(2.0, s.patience_s / 2))
@@ -223,10 +227,12 @@ async def _follow_order(world: World, record: OrderRecord, who: Who, rng: random
     s, api = world.settings, world.api
     assert record.order_id is not None and record.dispatch_deadline is not None
     placed_at = time.monotonic()
-    wait_s = (record.dispatch_deadline - datetime.now(UTC)).total_seconds() + s.grace_s
-    give_up = placed_at + max(wait_s, 5.0) + s.max_mission_real_s + s.grace_s
+    until_deadline = (record.dispatch_deadline - datetime.now(UTC)).total_seconds()
+    wait_s = min(until_deadline, s.lead_s + 2 * s.patience_s) + s.grace_s
+    give_up = placed_at + max(wait_s, 5.0)
     path = f"/v1/orders/{record.order_id}"
-    for _ in range(int((give_up - placed_at) / (s.client_poll_s / 2)) + 2):
+    bound = int((wait_s + s.max_mission_real_s + 2 * s.grace_s) / (s.client_poll_s / 2)) + 2
+    for _ in range(bound):
         if time.monotonic() >= give_up:
             break
         if (
@@ -246,6 +252,8 @@ async def _follow_order(world: World, record: OrderRecord, who: Who, rng: random
             if order.get("start_code") and not record.code_ready.is_set():
                 record.start_code = order["start_code"]
                 record.code_ready.set()
+                # assigned: now wait for the mission too (travel and work are bounded)
+                give_up = max(give_up, time.monotonic() + s.max_mission_real_s + s.grace_s)
             if record.status in FINAL:
                 break
         await asyncio.sleep(s.client_poll_s * rng.uniform(0.7, 1.3))
@@ -287,6 +295,7 @@ async def provider_app(world: World, provider: SimProvider, seed: float) -> None
                 )
                 on_duty_since = minute
             elif not wanted and on_duty_since is not None:
+                await _decline_pending(api, who, tally, "end of my shift")
                 await api.ok("PUT", f"{path}/availability", who=who, json={"on_duty": False})
                 tally.duty_sim_min += minute - on_duty_since
                 on_duty_since = None
@@ -303,6 +312,18 @@ async def provider_app(world: World, provider: SimProvider, seed: float) -> None
         if on_duty_since is not None:
             tally.duty_sim_min += min(clock.sim_minute(), MINUTES_PER_DAY) - on_duty_since
             await api.call("PUT", f"{path}/availability", who=who, json={"on_duty": False})
+
+
+async def _decline_pending(api: Api, who: Who, tally: ProviderTally, reason: str) -> None:
+    """Answer the offers still pending before going off duty (they would lapse otherwise)."""
+    response = await api.call("GET", "/v1/offers", who=who)
+    for offer in response.json() if response.status_code == 200 else []:
+        if offer.get("status") == "pending":
+            tally.offers += 1
+            declined = await api.call(
+                "POST", f"/v1/offers/{offer['id']}/decline", who=who, json={"reason": reason}
+            )
+            tally.declined += declined.status_code == 200
 
 
 async def _answer_offer(

@@ -52,7 +52,7 @@ def write_charts(
 
 def missions_map(path: Path, city: City, orders: Sequence[OrderOutcome]) -> Path:
     """Draw the day's missions: a line from where the provider set off to the job, over the communes."""
-    fig, ax = plt.subplots(figsize=(10, 9), dpi=110)
+    fig, ax = plt.subplots(figsize=(11, 9), dpi=110)
     households = [c.households for c in city.communes]
     biggest = max(households)
     ax.scatter(
@@ -78,6 +78,8 @@ def missions_map(path: Path, city: City, orders: Sequence[OrderOutcome]) -> Path
     served = [o for o in orders if o.status == SERVED and o.provider_lat is not None]
     seen: set[str] = set()
     for o in served:
+        if o.provider_lat is None or o.provider_lng is None:
+            continue
         colour = CATEGORY_COLOURS.get(o.category, "#333333")
         label = o.category if o.category not in seen else None
         seen.add(o.category)
@@ -126,7 +128,7 @@ def missions_map(path: Path, city: City, orders: Sequence[OrderOutcome]) -> Path
     )
     ax.set_xlabel("longitude")
     ax.set_ylabel("latitude")
-    ax.legend(loc="lower left", fontsize=7.5, framealpha=0.9, ncols=2)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, framealpha=0.9)
     ax.grid(alpha=0.2)
     fig.tight_layout()
     fig.savefig(path)

@@ -313,7 +313,8 @@ def render_text(report: dict[str, Any]) -> list[str]:
     )
     nh = fp["net_hourly_cents_per_mission"]
     lines.append(
-        f"net hourly pay per mission (work + travel): median {_eur(nh['p50'])} €/h, min {_eur(nh['min'])} €/h "
+        f"net hourly pay per mission (work + travel): median {_eur(nh['p50'])} €/h, "
+        f"min {_eur(nh['min'])} €/h "
         f"— floor {_eur(fp['floor_cents_per_hour'])} €/h, {fp['missions_below_floor']} below, "
         f"{fp['missions_with_supplement']} with a travel supplement"
     )

@@ -53,6 +53,7 @@ class SimConfig:
     concurrency: int = 16
     lead_s: float = 45.0
     patience_s: float = 60.0
+    grace_s: float = 45.0
     floor_cents_per_hour: int = FairPaySettings().floor_cents_per_hour
     request_timeout_s: float = 15.0
     charts: bool = True
@@ -79,6 +80,7 @@ async def simulate(config: SimConfig, console: Console) -> dict[str, Any]:
         patience_s=config.patience_s,
         decline_share=config.decline_share,
         cancel_share=config.cancel_share,
+        grace_s=config.grace_s,
     )
     limits = httpx.Limits(
         max_connections=config.concurrency + 4, max_keepalive_connections=config.concurrency
