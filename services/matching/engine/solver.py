@@ -360,7 +360,14 @@ def _diagnose(problem: Problem, orders: IntArray) -> dict[str, str]:
     """
     m = len(problem.providers)
     if m == 0:
-        return {problem.orders[int(o)].id: "No provider is active right now." for o in orders}
+        # the pool is loaded with only the free providers qualified for its orders' categories
+        return {
+            problem.orders[int(o)].id: (
+                f"No provider is active, qualified for {problem.orders[int(o)].category}"
+                " and free right now."
+            )
+            for o in orders
+        }
     n = len(problem.orders)
     at_least = np.zeros((5, n), np.int64)  # providers passing each stage, per order
     chunk = max(1, MAX_DIAGNOSED_PAIRS // m)
