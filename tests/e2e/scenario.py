@@ -645,4 +645,6 @@ class Scenario:
         gone = await self.order_status(order["id"], cid, "unfulfilled")
         last = gone["history"][-1]
         assert last["to_status"] == "unfulfilled" and last["reason"], gone["history"]
+        # the reason says why: nobody is qualified for the category (not "nobody is active")
+        assert UNSERVED in last["reason"], last
         self.note(f"order in {UNSERVED} (nobody qualified) unfulfilled: {last['reason']!r}")
