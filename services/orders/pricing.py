@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote as url_quote
 
+import httpx
 import structlog
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from services.orders.errors import PricingUnavailable, QuoteNotFound
-from services.orders.http11 import Http11Client, HttpError
 from shared.errors import Gone
 
 log = structlog.get_logger(__name__)
@@ -58,7 +58,12 @@ class HttpPricing:
     """Pricing over HTTP: connection errors, timeouts and 5xx are retried, then 503."""
 
     def __init__(self, base_url: str, *, timeout_s: float, attempts: int, backoff_s: float) -> None:
-        self.client = Http11Client(base_url)
+        # httpx between services (fixed by design); one pooled keep-alive client per process.
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
+        )
         self.timeout_s = timeout_s
         self.attempts = attempts
         self.backoff_s = backoff_s
@@ -68,11 +73,12 @@ class HttpPricing:
         problem = "no answer"
         for attempt in range(1, self.attempts + 1):
             try:
-                status, body = await self.client.get(path, self.timeout_s)
-            except TimeoutError:
+                response = await self.client.get(path)
+                status, body = response.status_code, response.content
+            except httpx.TimeoutException:
                 problem = "timed out"
-            except HttpError as exc:
-                problem = str(exc)
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
                 if status == 200:
                     try:
