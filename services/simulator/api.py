@@ -122,7 +122,7 @@ class Api:
                 self.stats.count_error(type(exc).__name__)
                 continue
             if response.status_code >= 400:
-                self.stats.count_error(str(response.status_code))
+                self.stats.count_error(f"{response.status_code} {method} {path_template(path)}")
             if response.status_code not in RETRIED_STATUSES:
                 return response
             last_error = SimulationError(f"{method} {path}: {response.status_code}")
@@ -134,6 +134,15 @@ class Api:
         if response.status_code >= 300:
             raise SimulationError(f"{method} {path}: {response.status_code} {response.text[:300]}")
         return response.json() if response.content else None
+
+
+def path_template(path: str) -> str:
+    """Return a path with its ids replaced by {id}, to count errors per endpoint."""
+    return "/".join("{id}" if _is_id(part) else part for part in path.split("/"))
+
+
+def _is_id(part: str) -> bool:
+    return len(part) >= 16 and part.isalnum() or part.startswith(("sim-", "demo-")) or part.isdigit()
 
 
 def detail_of(response: httpx.Response) -> str:

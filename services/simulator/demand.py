@@ -195,8 +195,8 @@ class Shift:
 
 
 def sample_shift(rng: random.Random) -> Shift:
-    """Draw a working day: most start between 7:00 and 14:00 and work 6 to 10 hours."""
-    start_hour = 7 + rng.random() * 7
+    """Draw a working day: start between 7:00 and 15:00, work 6 to 10 hours."""
+    start_hour = 7 + rng.random() * 8
     length_h = 6 + rng.random() * 4
     start = start_hour * 60
     return Shift(start, min(start + length_h * 60, MINUTES_PER_DAY - 1))

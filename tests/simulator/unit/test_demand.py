@@ -115,7 +115,7 @@ class TestProviders:
         rng = random.Random(4)
         for _ in range(500):
             shift = sample_shift(rng)
-            assert 7 * 60 <= shift.start_min <= 14 * 60
+            assert 7 * 60 <= shift.start_min <= 15 * 60
             assert 6 <= shift.hours <= 10
             assert shift.covers(shift.start_min) and not shift.covers(shift.end_min)
 
