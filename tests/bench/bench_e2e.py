@@ -109,6 +109,22 @@ class Tokens:
         return self.cache[key]
 
 
+def process_cpu_s(stack: DistributedStack) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each service process of the stack, and this one."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    for pid_file in sorted((stack.state_dir / "run").glob("*.pid")):
+        try:
+            pid = int(pid_file.read_text().split()[0])
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, ValueError, IndexError):
+            continue
+        out[pid_file.stem] = (int(fields[11]) + int(fields[12])) / tick
+    times = os.times()
+    out["bench (clients, Kafka reader, provider apps)"] = times.user + times.system
+    return out
+
+
 # ---------------------------------------------------------------- set-up
 
 
@@ -225,6 +241,7 @@ async def follow_events(
     tokens: Tokens,
     stop: asyncio.Event,
     accepting: set[asyncio.Task[None]],
+    accept_share: float,
 ) -> None:
     from aiokafka import AIOKafkaConsumer
 
@@ -259,15 +276,21 @@ async def follow_events(
                     elif env.type == "mission-offered":
                         seen.offered_at.setdefault(p["order_id"], env.occurred_at)
                         seen.offers[p["order_id"]] += 1
-                        t = asyncio.create_task(accept(p["offer_id"], p["provider_id"]))
-                        accepting.add(t)
-                        t.add_done_callback(accepting.discard)
+                        if accepts(p["order_id"], accept_share):
+                            t = asyncio.create_task(accept(p["offer_id"], p["provider_id"]))
+                            accepting.add(t)
+                            t.add_done_callback(accepting.discard)
                     elif env.type == "mission-assigned":
                         seen.assigned[p["order_id"]] += 1
                     elif env.type == "order-unassignable":
                         seen.unassignable[p["order_id"]] = p["reason"]
     finally:
         await consumer.stop()
+
+
+def accepts(order_id: str, share: float) -> bool:
+    """Whether the provider app accepts this order's offer (a stable share of the orders)."""
+    return int(uuid.uuid5(uuid.NAMESPACE_OID, order_id).hex[:8], 16) / 0xFFFFFFFF < share
 
 
 # ---------------------------------------------------------------- the clients
@@ -278,6 +301,9 @@ class Load:
     confirmed: dict[str, float] = field(default_factory=dict)  # order id -> seconds since load start
     failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     per_second: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    failure_examples: dict[str, str] = field(default_factory=dict)
+    quote_ms: list[float] = field(default_factory=list)
+    order_ms: list[float] = field(default_factory=list)
 
 
 async def place_orders(
@@ -307,6 +333,7 @@ async def place_orders(
             place = places[n]
             start = (datetime.now(UTC) + timedelta(minutes=40 + rng.randint(0, 60))).replace(microsecond=0)
             try:
+                t_quote = time.monotonic()
                 q = await http.post(
                     "/v1/quotes",
                     headers=headers,
@@ -320,8 +347,11 @@ async def place_orders(
                 )
                 if q.status_code != 201:
                     load.failures[f"quote {q.status_code}"] += 1
+                    load.failure_examples.setdefault(f"quote {q.status_code}", f"{place} -> {q.text[:300]}")
                     return
                 quote = q.json()
+                t_order = time.monotonic()
+                load.quote_ms.append((t_order - t_quote) * 1000)
                 r = await http.post(
                     "/v1/orders",
                     headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
@@ -342,7 +372,9 @@ async def place_orders(
                 )
                 if r.status_code != 201:
                     load.failures[f"order {r.status_code}"] += 1
+                    load.failure_examples.setdefault(f"order {r.status_code}", r.text[:300])
                     return
+                load.order_ms.append((time.monotonic() - t_order) * 1000)
                 at = time.monotonic() - t0
                 load.confirmed[r.json()["id"]] = at
                 load.per_second[int(at)] += 1
@@ -529,7 +561,9 @@ async def run(args: argparse.Namespace, stack: DistributedStack) -> dict[str, An
         )
 
         seen, stop, accepting = Observed(), asyncio.Event(), set()
-        reader = asyncio.create_task(follow_events(stack, seen, http, tokens, stop, accepting))
+        reader = asyncio.create_task(
+            follow_events(stack, seen, http, tokens, stop, accepting, args.accept_share)
+        )
         try:
             base = Load()
             await place_orders(
@@ -547,6 +581,7 @@ async def run(args: argparse.Namespace, stack: DistributedStack) -> dict[str, An
             await wait_settled(seen, base_ids, accepting, timeout_s=30)
 
             load = Load()
+            cpu_before = process_cpu_s(stack)
             measured_s = await place_orders(
                 http,
                 tokens,
@@ -560,6 +595,7 @@ async def run(args: argparse.Namespace, stack: DistributedStack) -> dict[str, An
             )
             ids = list(load.confirmed)
             drain_s = await wait_settled(seen, ids, accepting, timeout_s=args.drain)
+            cpu_after = process_cpu_s(stack)
             # the accepts the reader started: wait until their missions are on Kafka
             if accepting:
                 await asyncio.wait(list(accepting), timeout=15)
@@ -595,6 +631,8 @@ async def run(args: argparse.Namespace, stack: DistributedStack) -> dict[str, An
         "load_wall_s": round(measured_s, 2),
         "orders_confirmed": len(ids),
         "orders_failed": dict(load.failures),
+        "failure_examples": load.failure_examples,
+        "http_ms": {"POST /v1/quotes": summary(load.quote_ms), "POST /v1/orders": summary(load.order_ms)},
         "batch_window_s": args.batch_window,
         "latency_ms": lat_summary,
         "latency_source": "Kafka envelopes: occurred_at(first mission-offered)"
@@ -612,10 +650,17 @@ async def run(args: argparse.Namespace, stack: DistributedStack) -> dict[str, An
             k: round(lat_summary[k] / base_summary[k], 2) if base_summary[k] else None
             for k in ("p50", "p95", "p99")
         },
+        "cpu_ms_per_order": {
+            name: round((cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(1, len(ids)), 1)
+            for name in cpu_after
+        },
+        "cpu_note": "CPU time of each process from the start of the load to the end of the drain, per order",
         "offered": sum(1 for o in ids if o in seen.offered_at),
         "not_offered_by_the_end": sum(1 for o in ids if o not in seen.offered_at),
         "offers_per_order": round(sum(seen.offers[o] for o in ids) / max(1, len(ids)), 3),
+        "accept_share": args.accept_share,
         "accepts": {str(k): v for k, v in seen.accept_status.items()},
+        "missions_assigned": sum(1 for o in ids if seen.assigned.get(o)),
         "drain_s": round(drain_s, 2),
         "providers": len(provider_ids),
         "providers_created_with": "services.providers.service.seed_active_provider against the distributed "
@@ -642,6 +687,12 @@ def main() -> None:
         "--providers", type=int, default=0, help="on-duty providers (default: 1.1 x orders + 50)"
     )
     parser.add_argument("--drain", type=float, default=30.0, help="seconds allowed to settle after the load")
+    parser.add_argument(
+        "--accept-share",
+        type=float,
+        default=0.25,
+        help="share of offers the provider apps accept (the others stay pending: one live offer each)",
+    )
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     args.duration = args.duration or (10.0 if args.quick else 60.0)
@@ -654,7 +705,8 @@ def main() -> None:
     settings = {
         "MATCHING_BATCH_INTERVAL_S": window,
         "MATCHING_FAST_BATCH_INTERVAL_S": window,
-        "MATCHING_OFFER_TTL_S": "90",
+        # offers the provider apps leave unanswered stay live through the run (no lapse churn)
+        "MATCHING_OFFER_TTL_S": "900",
         "ORDERS_DISPATCH_MARGIN_MIN": "30",
         "COUPDEMAIN_OUTBOX_POLL_S": "0.1",
     }
