@@ -69,54 +69,93 @@ def potentials(
     n_orders: int,
     n_providers: int,
     big: int,
-) -> tuple[IntArray, IntArray, bool]:
-    """Return shortest-path potentials of orders and providers in the optimal residual graph.
+    start: IntArray | None = None,
+) -> tuple[IntArray, IntArray, IntArray | None]:
+    """Return node potentials of orders and providers in the optimal residual graph.
 
     With them, a pair (o, p) outside the graph would improve the optimum only if
-    cost(o, p) + d[o] - d[p] < 0. Bellman-Ford from a virtual root, vectorised; the flag says
-    whether it converged (it does: the residual graph of an optimal flow has no negative cycle).
+    cost(o, p) + d[o] - d[p] < 0. Bellman-Ford, vectorised: from a virtual root (all zero), or
+    warm from `start` (the potentials of the previous round: any start converges to feasible
+    potentials when the residual graph has no negative cycle, and a near one converges in a
+    few passes). The last item is every node's potential (to warm the next call), or None when
+    the relaxation did not converge.
     """
     n, m = n_orders, n_providers
-    sink = n + m
+    # The residual graph: a free pair o -> p (cost c), a chosen one p -> o (-c); the sink
+    # s -> o (-big) for an order left out, o -> s (big) for one served; s -> p (0) for a
+    # provider used, p -> s (0) for one free. It is bipartite: a pass relaxes providers from
+    # orders, the sink, then orders from their provider (Gauss-Seidel: half the passes).
+    free = ~chosen
+    f_o, f_p, f_c = oi[free], pi[free], arc_cost[free]
+    by_provider = np.argsort(f_p, kind="stable")
+    f_o, f_p, f_c = f_o[by_provider], f_p[by_provider], f_c[by_provider]
+    first = np.flatnonzero(np.concatenate([[True], f_p[1:] != f_p[:-1]])) if len(f_p) else f_p
+    targets = f_p[first]
+    mate_o, mate_p, mate_c = oi[chosen], pi[chosen], arc_cost[chosen]
     assigned = np.zeros(n, bool)
-    assigned[oi[chosen]] = True
+    assigned[mate_o] = True
+    left_out = np.flatnonzero(~assigned)
     used = np.zeros(m, bool)
-    used[pi[chosen]] = True
-    orders = np.arange(n, dtype=np.int64)
-    providers = np.arange(m, dtype=np.int64)
-    tails = np.concatenate(
-        [
-            np.where(chosen, pi + n, oi),  # a free pair o -> p, or a chosen one p -> o
-            np.full(int((~assigned).sum()), sink),
-            orders[assigned],
-            np.full(int(used.sum()), sink),
-            providers[~used] + n,
-        ]
-    )
-    heads = np.concatenate(
-        [
-            np.where(chosen, oi, pi + n),
-            orders[~assigned],
-            np.full(int(assigned.sum()), sink),
-            providers[used] + n,
-            np.full(int((~used).sum()), sink),
-        ]
-    )
-    costs = np.concatenate(
-        [
-            np.where(chosen, -arc_cost, arc_cost),
-            np.full(int((~assigned).sum()), -big),
-            np.full(int(assigned.sum()), big),
-            np.zeros(m, np.int64),
-        ]
-    )
-    d = np.zeros(n + m + 1, np.int64)
-    converged = False
+    used[mate_p] = True
+    unused = np.flatnonzero(~used)
+    d = np.zeros(n + m + 1, np.int64) if start is None else start.copy()
+    d_o, d_p = d[:n].copy(), d[n : n + m].copy()
+    d_s = int(d[n + m])
     for _ in range(MAX_RELAXATION_ROUNDS):
-        relaxed = d.copy()
-        np.minimum.at(relaxed, heads, d[tails] + costs)
-        if np.array_equal(relaxed, d):
-            converged = True
-            break
-        d = relaxed
-    return d[:n], d[n : n + m], converged
+        changed = False
+        if len(first):
+            best = np.minimum.reduceat(d_o[f_o] + f_c, first)
+            lower = best < d_p[targets]
+            if lower.any():
+                d_p[targets[lower]] = best[lower]
+                changed = True
+        via_sink = min(int(d_o[mate_o].min(initial=d_s - big)) + big, int(d_p[unused].min(initial=d_s)))
+        if via_sink < d_s:
+            d_s, changed = via_sink, True
+        if len(mate_o):
+            step = d_p[mate_p] - mate_c
+            lower = step < d_o[mate_o]
+            if lower.any():
+                d_o[mate_o[lower]] = step[lower]
+                changed = True
+        lower_p = d_p[mate_p] > d_s
+        if lower_p.any():
+            d_p[mate_p[lower_p]] = d_s
+            changed = True
+        if len(left_out) and (d_o[left_out] > d_s - big).any():
+            d_o[left_out] = np.minimum(d_o[left_out], d_s - big)
+            changed = True
+        if not changed:
+            d = np.concatenate([d_o, d_p, [d_s]])
+            return d_o, d_p, d
+    return d_o, d_p, None
+
+
+def largest_gain(oi: IntArray, pi: IntArray, reduced: IntArray) -> int:
+    """Return the most an optimal flow can gain through these pairs of negative reduced cost.
+
+    A better flow enters at most one new pair per order and per provider, and every other
+    arc of its change has a non-negative reduced cost: the gain is at most that of the best
+    matching of these pairs (a small min-cost flow where each order may stay out).
+    """
+    if len(oi) == 0:
+        return 0
+    orders, o_node = np.unique(oi, return_inverse=True)
+    providers, p_node = np.unique(pi, return_inverse=True)
+    n_o, n_p = len(orders), len(providers)
+    source, sink = 0, 1 + n_o + n_p
+    order_nodes = np.arange(1, n_o + 1, dtype=np.int64)
+    provider_nodes = np.arange(1 + n_o, 1 + n_o + n_p, dtype=np.int64)
+    tails = np.concatenate([o_node.astype(np.int64) + 1, np.full(n_o, source), provider_nodes, order_nodes])
+    heads = np.concatenate(
+        [p_node.astype(np.int64) + 1 + n_o, order_nodes, np.full(n_p, sink), np.full(n_o, sink)]
+    )
+    costs = np.concatenate([reduced, np.zeros(2 * n_o + n_p, np.int64)])
+    flow = min_cost_flow.SimpleMinCostFlow()
+    flow.add_arcs_with_capacity_and_unit_cost(tails, heads, np.ones(len(tails), np.int64), costs)
+    supplies = np.zeros(sink + 1, np.int64)
+    supplies[source], supplies[sink] = n_o, -n_o
+    flow.set_nodes_supplies(np.arange(sink + 1, dtype=np.int64), supplies)
+    if flow.solve() != flow.OPTIMAL:
+        raise RuntimeError("the gain bound's min-cost flow failed")
+    return -int(flow.optimal_cost())

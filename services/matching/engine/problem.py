@@ -97,9 +97,11 @@ class Problem:
         self._category_bit = bit
         self.category_codes: list[str] | None = codes if bit else None
         self.o_cat = np.array([bit[o.category] if bit else 0 for o in self.orders], np.int64)
-        self.p_cat = np.array(
-            [sum(bit[c] for c in p.categories) if bit else 0 for p in self.providers], np.int64
-        )
+        masks: dict[frozenset[str], int] = {}  # few distinct sets of categories: one sum each
+        for p in self.providers:
+            if p.categories not in masks:
+                masks[p.categories] = sum(bit[c] for c in p.categories) if bit else 0
+        self.p_cat = np.fromiter((masks[p.categories] for p in self.providers), np.int64, m)
         self.o_lat = np.array([float(o.lat) for o in self.orders], np.float64)
         self.o_lng = np.array([float(o.lng) for o in self.orders], np.float64)
         self.p_lat = np.array([float(p.lat) for p in self.providers], np.float64)

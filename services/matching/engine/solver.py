@@ -10,7 +10,13 @@ import numpy as np
 
 from services.matching.engine.calendar import Busy, minutes_from
 from services.matching.engine.candidates import GridIndex, default_base_km, generate
-from services.matching.engine.flow import assign, integer_costs, potentials, unassigned_cost
+from services.matching.engine.flow import (
+    assign,
+    integer_costs,
+    largest_gain,
+    potentials,
+    unassigned_cost,
+)
 from services.matching.engine.model import (
     Assignment,
     BatchResult,
@@ -40,8 +46,11 @@ WIDEN_FACTOR = 4
 MAX_PRICING_ROUNDS = 30
 ENTERING_PER_ORDER = 6
 MAX_DIAGNOSED_PAIRS = 2_000_000
-# Stop adding pairs once a round improves the total by less than this share (0.01%).
+# Stop adding pairs once a round improves the total by less than this share (0.01%)...
 PRICING_TOLERANCE = 1e-4
+# ... or once the potentials prove the optimum over all candidates is within this share
+# (0.05%: half the precision the engine promises, the rest is left to the candidate lists).
+PROVEN_GAP = 5e-4
 
 
 def solve(
@@ -214,11 +223,17 @@ def _short_lists(problem: Problem, pairs: Pairs, k: int, threshold: float) -> np
 def _price_and_solve(
     problem: Problem, candidates: Pairs, in_graph: np.ndarray, stats: dict[str, float]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Solve the graph, add the candidate pairs with a negative reduced cost, until none."""
+    """Solve the graph, add the candidate pairs with a negative reduced cost, until none.
+
+    Stops once a round improves the total by less than PRICING_TOLERANCE, or as soon as the
+    potentials prove that the optimum over every candidate pair is within PROVEN_GAP of the
+    current cost (see flow.largest_gain): the confirmation round is then not needed.
+    """
     n, m = len(problem.orders), len(problem.providers)
     arc_cost = integer_costs(candidates.pi, candidates.cost, problem.limits.preferred_bonus, m)
     big = unassigned_cost(arc_cost, n)
     previous: float | None = None
+    warm: IntArray | None = None
     while True:
         index = np.flatnonzero(in_graph)
         clock = time.perf_counter()
@@ -233,14 +248,20 @@ def _price_and_solve(
         entering = np.zeros(len(candidates), bool)
         if not settled and stats["pricing_rounds"] < MAX_PRICING_ROUNDS:
             clock = time.perf_counter()
-            d_order, d_provider, converged = potentials(
-                candidates.oi[index], candidates.pi[index], arc_cost[index], chosen_in, n, m, big
+            d_order, d_provider, warm = potentials(
+                candidates.oi[index], candidates.pi[index], arc_cost[index], chosen_in, n, m, big, warm
             )
             reduced = arc_cost + d_order[candidates.oi] - d_provider[candidates.pi]
-            entering = _most_negative(candidates.oi, reduced, ~in_graph & (reduced < 0), n)
+            negative = ~in_graph & (reduced < 0)
+            entering = _most_negative(candidates.oi, reduced, negative, n)
+            gain_bound = largest_gain(candidates.oi[negative], candidates.pi[negative], reduced[negative])
             stats["potentials_s"] = stats.get("potentials_s", 0.0) + time.perf_counter() - clock
-            if not converged:
+            total = int(arc_cost[index[chosen_in]].sum())
+            stats[f"round_{int(stats['pricing_rounds'])}_gap_bound"] = gain_bound / max(total, 1)
+            if warm is None:
                 stats["unconverged_potentials"] = stats.get("unconverged_potentials", 0.0) + 1
+            elif gain_bound <= PROVEN_GAP * total:
+                entering[:] = False
         if not entering.any():
             chosen = np.zeros(len(candidates), bool)
             chosen[index[chosen_in]] = True
@@ -271,84 +292,107 @@ def _starved(
     return np.flatnonzero(~assigned & truncated)
 
 
-def _score(problem: Problem, pairs: Pairs, j: int, note: str = "") -> CandidateScore:
-    """Return the scored pair j with the exact pay figures."""
-    o, p = int(pairs.oi[j]), int(pairs.pi[j])
-    travel_min = float(pairs.travel[j])
-    supplement, hourly = problem.exact_pay(o, travel_min)
+def _scores(problem: Problem, pairs: Pairs, rows: IntArray, notes: Sequence[str]) -> list[CandidateScore]:
+    """Return the scored pairs of these rows with the exact pay figures (components vectorised)."""
+    if not len(rows):
+        return []
+    oi, pi = pairs.oi[rows], pairs.pi[rows]
     w = problem.weights
-    components = {
-        "travel": w.travel * travel_min,
-        "lateness": w.lateness * float(pairs.late[j]),
-        "reputation": float(problem.p_reputation[p]),
-        "fairness": float(problem.p_fairness[p]),
-        "supplement": w.supplement * supplement / 100.0,
-        "preference": -problem.limits.preferred_bonus if problem.o_pref[o] == p else 0.0,
+    travel = pairs.travel[rows]
+    bonus = -problem.limits.preferred_bonus
+    columns = {
+        "travel": (w.travel * travel).tolist(),
+        "lateness": (w.lateness * pairs.late[rows]).tolist(),
+        "reputation": problem.p_reputation[pi].tolist(),
+        "fairness": problem.p_fairness[pi].tolist(),
+        "preference": np.where(problem.o_pref[oi] == pi, bonus, 0.0).tolist(),
     }
-    return CandidateScore(
-        provider_id=problem.providers[p].id,
-        cost=sum(components.values()),
-        travel_min=travel_min,
-        start_at=problem.now + timedelta(minutes=float(pairs.start[j])),
-        components=components,
-        supplement_cents=supplement,
-        net_hourly_cents=hourly,
-        note=note,
-    )
+    starts = pairs.start[rows].tolist()
+    ids = [problem.providers[p].id for p in pi.tolist()]
+    result: list[CandidateScore] = []
+    for k, (o, travel_min) in enumerate(zip(oi.tolist(), travel.tolist(), strict=True)):
+        supplement, hourly = problem.exact_pay(o, travel_min)
+        components = {
+            "travel": columns["travel"][k],
+            "lateness": columns["lateness"][k],
+            "reputation": columns["reputation"][k],
+            "fairness": columns["fairness"][k],
+            "supplement": w.supplement * supplement / 100.0,
+            "preference": columns["preference"][k],
+        }
+        result.append(
+            CandidateScore(
+                provider_id=ids[k],
+                cost=sum(components.values()),
+                travel_min=travel_min,
+                start_at=problem.now + timedelta(minutes=starts[k]),
+                components=components,
+                supplement_cents=supplement,
+                net_hourly_cents=hourly,
+                note=notes[k],
+            )
+        )
+    return result
 
 
 def _result(
     problem: Problem, pairs: Pairs, chosen: np.ndarray, alternatives: int, pinned: Sequence[OrderRequest]
 ) -> BatchResult:
-    """Build the assignments with their alternatives, and the reasons of the unassigned."""
+    """Build the assignments with their alternatives, and the reasons of the unassigned.
+
+    Pairs come sorted by (order, cost, provider): only the rows of assigned orders and of their
+    first alternatives are scored; the rest is whole-array work.
+    """
     n = len(problem.orders)
-    winner_of = {int(pairs.pi[j]): int(pairs.oi[j]) for j in np.flatnonzero(chosen)}
+    picked = np.flatnonzero(chosen)
+    winner = np.full(len(problem.providers), -1, np.int64)
+    winner[pairs.pi[picked]] = pairs.oi[picked]
     counts = np.bincount(pairs.oi, minlength=n)
-    first = np.cumsum(counts) - counts
-    assignments: list[Assignment] = []
+    served = np.zeros(n, bool)
+    served[pairs.oi[picked]] = True
     unassigned: dict[str, str] = {}
-    no_candidate: list[int] = []
-    for o in range(n):
-        rows = range(int(first[o]), int(first[o] + counts[o]))
-        picked = [j for j in rows if chosen[j]]
-        if not picked:
-            if counts[o]:
-                unassigned[problem.orders[o].id] = (
-                    f"Its {counts[o]} possible provider(s) were each given another order of this "
-                    "batch (the batch serves as many orders as it can, at the least total "
-                    "score); it stays in the pool for the next batch."
-                )
-            else:
-                no_candidate.append(o)
-            continue
-        best = _score(problem, pairs, picked[0])
-        others: list[CandidateScore] = []
-        for j in rows:
-            if len(others) >= alternatives:
-                break
-            if j == picked[0]:
-                continue
-            taken = winner_of.get(int(pairs.pi[j]))
-            if taken is not None:
-                note = f"was given order {problem.orders[taken].id} in the same batch"
-            else:
-                note = "cost more for this order than the provider chosen"
-            others.append(_score(problem, pairs, j, note))
-        assignments.append(
-            Assignment(
-                order_id=problem.orders[o].id,
-                provider_id=best.provider_id,
-                start_at=best.start_at,
-                travel_min=best.travel_min,
-                cost=best.cost,
-                components=best.components,
-                supplement_cents=best.supplement_cents,
-                net_hourly_cents=best.net_hourly_cents,
-                alternatives=others,
-            )
+    for o in np.flatnonzero(~served & (counts > 0)).tolist():
+        unassigned[problem.orders[o].id] = (
+            f"Its {counts[o]} possible provider(s) were each given another order of this "
+            "batch (the batch serves as many orders as it can, at the least total "
+            "score); it stays in the pool for the next batch."
         )
-    if no_candidate:
-        unassigned.update(_diagnose(problem, np.array(no_candidate, np.int64)))
+    best = _scores(problem, pairs, picked, [""] * len(picked))
+    others: list[list[CandidateScore]] = [[] for _ in picked]
+    if alternatives and len(picked):
+        # The first `alternatives` rows of each served order other than its chosen one.
+        o_of = pairs.oi[picked]
+        rows = np.flatnonzero(served[pairs.oi] & ~chosen)
+        per_order = np.bincount(pairs.oi[rows], minlength=n)
+        rank = np.arange(len(rows)) - (np.cumsum(per_order) - per_order)[pairs.oi[rows]]
+        rows = rows[rank < alternatives]
+        taken = winner[pairs.pi[rows]]
+        notes = [
+            f"was given order {problem.orders[t].id} in the same batch"
+            if t >= 0
+            else "cost more for this order than the provider chosen"
+            for t in taken.tolist()
+        ]
+        slot = np.searchsorted(o_of, pairs.oi[rows])
+        for k, score in zip(slot.tolist(), _scores(problem, pairs, rows, notes), strict=True):
+            others[k].append(score)
+    assignments = [
+        Assignment(
+            order_id=problem.orders[o].id,
+            provider_id=b.provider_id,
+            start_at=b.start_at,
+            travel_min=b.travel_min,
+            cost=b.cost,
+            components=b.components,
+            supplement_cents=b.supplement_cents,
+            net_hourly_cents=b.net_hourly_cents,
+            alternatives=alt,
+        )
+        for o, b, alt in zip(pairs.oi[picked].tolist(), best, others, strict=True)
+    ]
+    no_candidate = np.flatnonzero(counts == 0)
+    if len(no_candidate):
+        unassigned.update(_diagnose(problem, no_candidate.astype(np.int64)))
     unassigned = dict(sorted(unassigned.items()))
     return BatchResult(assignments, unassigned, [o.id for o in pinned], {})
 
@@ -363,8 +407,7 @@ def _diagnose(problem: Problem, orders: IntArray) -> dict[str, str]:
         # the pool is loaded with only the free providers qualified for its orders' categories
         return {
             problem.orders[int(o)].id: (
-                f"No provider is active, qualified for {problem.orders[int(o)].category}"
-                " and free right now."
+                f"No provider is active, qualified for {problem.orders[int(o)].category} and free right now."
             )
             for o in orders
         }
