@@ -637,7 +637,7 @@ class Scenario:
         margin = timedelta(minutes=self.api.stack.dispatch_margin_min)
         duration = 15
         # the dispatch deadline (window end - duration - margin) falls a few seconds from now
-        start = datetime.now(UTC) + timedelta(seconds=8)
+        start = datetime.now(UTC) + timedelta(seconds=10)
         end = start + timedelta(minutes=duration) + margin
         quote = await self.quote(cid, UNSERVED, start, duration)
         order = await self.confirm(cid, quote, start, end, f"e2e-{uuid.uuid4().hex}")
