@@ -22,7 +22,8 @@ How it works (each step in its module):
 - ``flow`` + ``solver``: OR-Tools min-cost flow (the cheapest of the maximum flows: as many
   orders as possible, then the least cost), first on short lists, then column generation:
   node potentials of the optimal flow price every other candidate pair and the ones that
-  would lower the cost enter, until the gain is below 0.01%. Orders left out whose search was
+  would lower the cost enter, until a round gains below 0.01% or the potentials prove the
+  cost within 0.05% of the optimum over all candidates. Orders left out whose search was
   cut short are searched wider (tight supply).
 - ``explain``: plain words with the numbers; ``instances``: city-like test batches.
 

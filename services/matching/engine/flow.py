@@ -6,8 +6,9 @@ cheapest among the maximum flows: as many orders as possible first, then the lea
 Costs are integers: hundredths of a minute-equivalent times 64, plus a tie-break that grows
 with the provider's id order (exactly the id order below 64 providers), so equal scores go the
 same way every time. The solver starts from short lists and adds the pairs whose reduced cost
-under the optimal node potentials is negative (column generation) until none is left: the
-result is then optimal over every candidate pair, not only over the short lists.
+under the optimal node potentials is negative (column generation) until none is left (the
+result is then optimal over every candidate pair, not only over the short lists) or until the
+potentials prove it within a small share of that optimum (`largest_gain`).
 """
 
 from __future__ import annotations
@@ -74,11 +75,10 @@ def potentials(
     """Return node potentials of orders and providers in the optimal residual graph.
 
     With them, a pair (o, p) outside the graph would improve the optimum only if
-    cost(o, p) + d[o] - d[p] < 0. Bellman-Ford, vectorised: from a virtual root (all zero), or
-    warm from `start` (the potentials of the previous round: any start converges to feasible
-    potentials when the residual graph has no negative cycle, and a near one converges in a
-    few passes). The last item is every node's potential (to warm the next call), or None when
-    the relaxation did not converge.
+    cost(o, p) + d[o] - d[p] < 0. Bellman-Ford, vectorised, from a virtual root (all zero) or
+    from `start` (any start converges to feasible potentials when the residual graph has no
+    negative cycle; the root's are the highest, which makes the tightest gain bound). The last
+    item is every node's potential (sink last), or None when the relaxation did not converge.
     """
     n, m = n_orders, n_providers
     # The residual graph: a free pair o -> p (cost c), a chosen one p -> o (-c); the sink

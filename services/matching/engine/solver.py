@@ -233,7 +233,6 @@ def _price_and_solve(
     arc_cost = integer_costs(candidates.pi, candidates.cost, problem.limits.preferred_bonus, m)
     big = unassigned_cost(arc_cost, n)
     previous: float | None = None
-    warm: IntArray | None = None
     while True:
         index = np.flatnonzero(in_graph)
         clock = time.perf_counter()
@@ -248,8 +247,8 @@ def _price_and_solve(
         entering = np.zeros(len(candidates), bool)
         if not settled and stats["pricing_rounds"] < MAX_PRICING_ROUNDS:
             clock = time.perf_counter()
-            d_order, d_provider, warm = potentials(
-                candidates.oi[index], candidates.pi[index], arc_cost[index], chosen_in, n, m, big, warm
+            d_order, d_provider, every = potentials(
+                candidates.oi[index], candidates.pi[index], arc_cost[index], chosen_in, n, m, big
             )
             reduced = arc_cost + d_order[candidates.oi] - d_provider[candidates.pi]
             negative = ~in_graph & (reduced < 0)
@@ -258,7 +257,7 @@ def _price_and_solve(
             stats["potentials_s"] = stats.get("potentials_s", 0.0) + time.perf_counter() - clock
             total = int(arc_cost[index[chosen_in]].sum())
             stats[f"round_{int(stats['pricing_rounds'])}_gap_bound"] = gain_bound / max(total, 1)
-            if warm is None:
+            if every is None:
                 stats["unconverged_potentials"] = stats.get("unconverged_potentials", 0.0) + 1
             elif gain_bound <= PROVEN_GAP * total:
                 entering[:] = False
