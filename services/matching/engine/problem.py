@@ -425,6 +425,25 @@ class Problem:
             lateness_weight=self.weights.lateness,
         )
 
+    def exact_pays(self, oi: IntArray, travel_min: FloatArray) -> tuple[list[int], list[int]]:
+        """Return exact_pay for many pairs: floats where they are sure, Decimal elsewhere.
+
+        The net hourly pay is payout x (1 - rate) x 60 / minutes, half-up to the cent; in float
+        it is off by far less than 1e-6 cent, so only a value within 1e-6 of a half cent, or a
+        pair below the floor (the supplement), takes the exact Decimal path.
+        """
+        travel = np.round(np.asarray(travel_min, np.float64), 6)
+        minutes = self.o_dur[oi] + travel
+        value = self.o_net[oi] * 60.0 / np.maximum(minutes, 1e-9)
+        hourly = np.floor(value + 0.5)
+        unsure = (np.abs(value - np.floor(value) - 0.5) < 1e-6) | (minutes <= 0)
+        unsure |= hourly < self.floor.fair_pay.floor_cents_per_hour
+        supplements = [0] * len(oi)
+        rates = hourly.astype(np.int64).tolist()
+        for k in np.flatnonzero(unsure).tolist():
+            supplements[k], rates[k] = self.exact_pay(int(oi[k]), float(travel_min[k]))
+        return supplements, rates
+
     def exact_pay(self, o: int, travel_min: float) -> tuple[int, int]:
         """Return the exact supplement and all-in net hourly pay (cents) of order o at a travel time."""
         from shared.fairpay import net_hourly_cents, supplement_to_reach_floor

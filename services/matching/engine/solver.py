@@ -309,8 +309,9 @@ def _scores(problem: Problem, pairs: Pairs, rows: IntArray, notes: Sequence[str]
     starts = pairs.start[rows].tolist()
     ids = [problem.providers[p].id for p in pi.tolist()]
     result: list[CandidateScore] = []
-    for k, (o, travel_min) in enumerate(zip(oi.tolist(), travel.tolist(), strict=True)):
-        supplement, hourly = problem.exact_pay(o, travel_min)
+    supplements, rates = problem.exact_pays(oi, travel)
+    for k, travel_min in enumerate(travel.tolist()):
+        supplement, hourly = supplements[k], rates[k]
         components = {
             "travel": columns["travel"][k],
             "lateness": columns["lateness"][k],
