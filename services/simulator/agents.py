@@ -103,6 +103,7 @@ class OrderRecord:
     net_payout_cents: int | None = None
     supplement_cents: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
+    first_offer_at: str | None = None
 
 
 @dataclass
@@ -131,6 +132,15 @@ class World:
     placed: int = 0
     settled: int = 0
     clients_done: asyncio.Event = field(default_factory=asyncio.Event)
+    on_duty: set[str] = field(default_factory=set)  # providers on duty now
+    busy: set[str] = field(default_factory=set)  # providers holding a mission now
+    supply: list[tuple[float, int, int]] = field(default_factory=list)  # (sim minute, on duty, busy)
+
+    def sample_supply(self) -> None:
+        """Note how many providers are on duty and busy at this minute of the day."""
+        minute = self.clock.sim_minute()
+        if minute < MINUTES_PER_DAY:
+            self.supply.append((round(minute, 1), len(self.on_duty), len(self.busy)))
 
 
 def _rating(rng: random.Random) -> int:
@@ -294,9 +304,11 @@ async def provider_app(world: World, provider: SimProvider, seed: float) -> None
                     "PUT", f"{path}/position", who=who, json={"lat": provider.lat, "lng": provider.lng}
                 )
                 on_duty_since = minute
+                world.on_duty.add(provider.id)
             elif not wanted and on_duty_since is not None:
                 await _decline_pending(api, who, tally, "end of my shift")
                 await api.ok("PUT", f"{path}/availability", who=who, json={"on_duty": False})
+                world.on_duty.discard(provider.id)
                 tally.duty_sim_min += minute - on_duty_since
                 on_duty_since = None
             if on_duty_since is not None:
@@ -309,6 +321,7 @@ async def provider_app(world: World, provider: SimProvider, seed: float) -> None
                 return
             await asyncio.sleep(s.provider_poll_s * rng.uniform(0.7, 1.3))
     finally:
+        world.on_duty.discard(provider.id)
         if on_duty_since is not None:
             tally.duty_sim_min += min(clock.sim_minute(), MINUTES_PER_DAY) - on_duty_since
             await api.call("PUT", f"{path}/availability", who=who, json={"on_duty": False})
@@ -352,6 +365,7 @@ async def _answer_offer(
         return
     tally.accepted += 1
     mission = accepted.json()
+    world.busy.add(provider.id)
     record = world.orders.get(offer["order_id"])
     if record is not None:
         record.provider_id = provider.id
@@ -360,7 +374,10 @@ async def _answer_offer(
         record.supplement_cents = int(mission.get("travel_supplement_cents") or 0)
         record.payout_cents = int(mission.get("payout_cents") or 0) + record.supplement_cents
         record.net_payout_cents = mission.get("net_payout_cents")
-    await _do_mission(world, provider, who, mission, record, float(offer.get("travel_min") or 0.0), rng)
+    try:
+        await _do_mission(world, provider, who, mission, record, float(offer.get("travel_min") or 0.0), rng)
+    finally:
+        world.busy.discard(provider.id)
 
 
 async def _do_mission(
@@ -405,9 +422,15 @@ async def _do_mission(
     )
     if rng.random() < s.rating_share and record.order_id is not None:
         score = _rating(rng)
-        rated = await api.call(
-            "POST", f"/v1/orders/{record.order_id}/rating", who=who, json={"score": score, "comment": ""}
-        )
+        # The order is completed at orders once it has read `mission-completed`: until then a
+        # rating is refused with 409, so the app tries again a few times.
+        for attempt in range(6):
+            rated = await api.call(
+                "POST", f"/v1/orders/{record.order_id}/rating", who=who, json={"score": score, "comment": ""}
+            )
+            if rated.status_code != 409:
+                break
+            await asyncio.sleep(0.5 * (attempt + 1))
         if rated.status_code == 201:
             world.ratings["by_provider"].append(score)
 

@@ -46,7 +46,9 @@ def write_charts(
             earnings_by_provider,
             report["fair_pay"]["floor_cents_per_hour"],
         ),
-        demand_by_hour(out / "demand_by_hour.png", report["orders"]["by_hour"]),
+        demand_by_hour(
+            out / "demand_by_hour.png", report["orders"]["by_hour"], report.get("supply_by_hour", [])
+        ),
     ]
 
 
@@ -145,10 +147,28 @@ def latency_histogram(path: Path, orders: Sequence[OrderOutcome]) -> Path:
         ceiling = max(p99 * 1.5, 1.0)
         clipped = [min(v, ceiling) for v in values]
         outliers = sum(1 for v in values if v > ceiling)
-        ax.hist(clipped, bins=min(40, max(8, len(values) // 3)), color="#4c72b0", edgecolor="white")
+        bins = min(40, max(8, len(values) // 3))
+        ax.hist(clipped, bins=bins, color="#4c72b0", edgecolor="white", label="to assignment (accepted)")
+        offers = [min(o.offer_latency_s, ceiling) for o in orders if o.offer_latency_s is not None]
+        if offers:
+            ax.hist(
+                offers,
+                bins=bins,
+                range=(0, ceiling),
+                histtype="step",
+                color="#222222",
+                linewidth=1.3,
+                label="to first offer (the platform's part)",
+            )
         for q, style in ((50, "-"), (95, "--"), (99, ":")):
             value = percentile(values, q) or 0.0
-            ax.axvline(value, color="#c44e52", linestyle=style, linewidth=1.4, label=f"p{q} = {value:.1f} s")
+            ax.axvline(
+                value,
+                color="#c44e52",
+                linestyle=style,
+                linewidth=1.4,
+                label=f"assignment p{q} = {value:.1f} s",
+            )
         ax.legend()
         extra = f", {outliers} beyond {ceiling:.0f} s drawn at the edge" if outliers else ""
         ax.set_title(
@@ -207,8 +227,10 @@ def earnings_spread(
     return path
 
 
-def demand_by_hour(path: Path, by_hour: Sequence[dict[str, int]]) -> Path:
-    """Orders and served orders per hour of the simulated day, with the demand curve."""
+def demand_by_hour(
+    path: Path, by_hour: Sequence[dict[str, int]], supply: Sequence[dict[str, Any]] = ()
+) -> Path:
+    """Orders and served orders per hour of the simulated day, the demand curve, and the supply."""
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=110)
     hours = [row["hour"] for row in by_hour]
     ordered = [row["ordered"] for row in by_hour]
@@ -224,11 +246,33 @@ def demand_by_hour(path: Path, by_hour: Sequence[dict[str, int]]) -> Path:
         linewidth=1.2,
         label="demand model (expected)",
     )
+    if supply:
+        right = ax.twinx()
+        on_duty = [(r["hour"], r["on_duty"]) for r in supply if r["on_duty"] is not None]
+        busy = [(r["hour"], r["busy"]) for r in supply if r["busy"] is not None]
+        right.plot(
+            [h for h, _ in on_duty],
+            [v for _, v in on_duty],
+            color="#31a354",
+            linewidth=1.6,
+            label="providers on duty (mean)",
+        )
+        right.plot(
+            [h for h, _ in busy],
+            [v for _, v in busy],
+            color="#31a354",
+            linestyle="--",
+            linewidth=1.2,
+            label="providers holding a mission (mean)",
+        )
+        right.set_ylabel("providers")
+        right.set_ylim(bottom=0)
+        right.legend(loc="upper right", fontsize=8, bbox_to_anchor=(1.0, 0.78))
     ax.set_xticks(hours)
     ax.set_xlabel("hour of the simulated day (Europe/Paris)")
     ax.set_ylabel("orders")
     ax.set_title("Orders by hour of the day")
-    ax.legend(fontsize=8)
+    ax.legend(loc="upper left", fontsize=8)
     ax.grid(alpha=0.25, axis="y")
     fig.tight_layout()
     fig.savefig(path)

@@ -26,6 +26,7 @@ class OrderOutcome:
     refused: str | None = None  # why the quote or the order was refused
     reason: str | None = None  # why it was unfulfilled or cancelled
     dispatch_latency_s: float | None = None  # confirmation -> assignment, real seconds
+    offer_latency_s: float | None = None  # confirmation -> first offer, real seconds
     provider_id: str | None = None
     provider_lat: float | None = None  # where the provider set off from
     provider_lng: float | None = None
@@ -62,6 +63,7 @@ class ReportInputs:
     run: dict[str, Any] = field(default_factory=dict)
     ratings: dict[str, list[int]] = field(default_factory=dict)  # "by_client" / "by_provider" -> scores
     http: dict[str, Any] = field(default_factory=dict)
+    supply: Sequence[tuple[float, int, int]] = ()  # (simulated minute, providers on duty, busy)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -201,6 +203,9 @@ def compute_report(inputs: ReportInputs) -> dict[str, Any]:
         "why_cancelled": dict(Counter(o.reason or "unknown" for o in cancelled).most_common()),
         "why_refused": dict(Counter(o.refused or "unknown" for o in refused).most_common()),
         "dispatch_latency_s": latency_summary(latencies),
+        "offer_latency_s": latency_summary(
+            [o.offer_latency_s for o in confirmed if o.offer_latency_s is not None]
+        ),
         "travel": {
             "missions": len(missions),
             "minutes": spread(travel_min),
@@ -238,8 +243,23 @@ def compute_report(inputs: ReportInputs) -> dict[str, Any]:
             "by_clients": {"count": len(by_client), "mean": _mean(by_client)},
             "by_providers": {"count": len(by_provider), "mean": _mean(by_provider)},
         },
+        "supply_by_hour": supply_by_hour(inputs.supply),
         "http": inputs.http,
     }
+
+
+def supply_by_hour(samples: Sequence[tuple[float, int, int]]) -> list[dict[str, Any]]:
+    """Average the driven providers on duty and busy (holding a mission) per hour of the day."""
+    sums = [[0.0, 0.0, 0] for _ in range(24)]
+    for minute, on_duty, busy in samples:
+        row = sums[min(max(int(minute // 60), 0), 23)]
+        row[0] += on_duty
+        row[1] += busy
+        row[2] += 1
+    return [
+        {"hour": h, "on_duty": round(d / n, 2) if n else None, "busy": round(b / n, 2) if n else None}
+        for h, (d, b, n) in enumerate(sums)
+    ]
 
 
 def _mean(values: Sequence[int]) -> float | None:
@@ -295,6 +315,11 @@ def render_text(report: dict[str, Any]) -> list[str]:
     lines.append(
         f"dispatch latency (confirmation → assignment, real s): p50 {lat['p50']}  p90 {lat['p90']}  "
         f"p95 {lat['p95']}  p99 {lat['p99']}  max {lat['max']}  (n={lat['count']})"
+    )
+    first = report["offer_latency_s"]
+    lines.append(
+        f"  of which the platform's part (confirmation → first offer): p50 {first['p50']}  "
+        f"p95 {first['p95']}  p99 {first['p99']}  (n={first['count']})"
     )
     lines.append(
         f"travel per mission (simulated): {tr['minutes']['p50']} min median, {tr['minutes']['p90']} min p90; "

@@ -32,7 +32,15 @@ from services.simulator.api import Api, SimulationError, Tokens, check_loopback,
 from services.simulator.charts import write_charts
 from services.simulator.demand import MINUTES_PER_DAY, plan_day
 from services.simulator.report import OrderOutcome, ProviderOutcome, ReportInputs, compute_report, render_text
-from services.simulator.setup import adopt, ensure_market, list_active, onboard_all, plan_providers, set_duty
+from services.simulator.setup import (
+    AS_OPS,
+    adopt,
+    ensure_market,
+    list_active,
+    onboard_all,
+    plan_providers,
+    set_duty,
+)
 from shared.auth import Role, TokenSettings
 from shared.fairpay import FairPaySettings
 
@@ -148,6 +156,7 @@ async def simulate(config: SimConfig, console: Console) -> dict[str, Any]:
                 )
                 progress.update(placed, completed=world.placed)
                 progress.update(settled, completed=world.settled)
+                world.sample_supply()
                 await asyncio.sleep(0.25)
             progress.update(day, completed=config.duration_s, description="simulated day over")
             progress.update(placed, completed=world.placed)
@@ -156,8 +165,13 @@ async def simulate(config: SimConfig, console: Console) -> dict[str, Any]:
             world.clients_done.set()
             await _finish(provider_tasks, settings.max_mission_real_s + 30)
         await _refresh(api, records)
+        # everyone who was on duty before the run is on duty again (driven ones went off at shift end)
+        was_on_duty = paused + [r for r in active[: config.providers] if r.get("on_duty")]
         restored = await asyncio.gather(
-            *(set_duty(api, str(r["id"]), True, float(r["home_lat"]), float(r["home_lng"])) for r in paused)
+            *(
+                set_duty(api, str(r["id"]), True, float(r["home_lat"]), float(r["home_lng"]))
+                for r in was_on_duty
+            )
         )
         elapsed = round(time.monotonic() - wall, 1)
         outcomes = [_outcome(r) for r in records]
@@ -201,6 +215,7 @@ async def simulate(config: SimConfig, console: Console) -> dict[str, Any]:
                     "onboarding_problems": problems[:10],
                 },
                 ratings=world.ratings,
+                supply=world.supply,
                 http={
                     "requests": api.stats.requests,
                     "retries": api.stats.retries,
@@ -272,6 +287,18 @@ async def _refresh(api: Api, records: list[OrderRecord]) -> None:
                 order = response.json()
                 record.status = order["status"]
                 record.history = order.get("history") or record.history
+            # when the platform first offered it (ops may read every dispatch decision)
+            try:
+                decisions = await api.call("GET", f"/v1/dispatch/decisions/{record.order_id}", who=AS_OPS)
+            except SimulationError:
+                return
+            if decisions.status_code == 200:
+                offered = [
+                    d["decided_at"]
+                    for d in decisions.json().get("decisions", [])
+                    if d.get("outcome") == "offered"
+                ]
+                record.first_offer_at = min(offered) if offered else None
 
     await asyncio.gather(*(one(r) for r in records if r.order_id is not None))
 
@@ -288,6 +315,8 @@ def _outcome(record: OrderRecord) -> OrderOutcome:
     plan = record.planned
     confirmed, assigned = _at(_entry(record.history, "confirmed")), _at(_entry(record.history, "assigned"))
     latency = (assigned - confirmed).total_seconds() if confirmed and assigned else None
+    offered = _at({"at": record.first_offer_at} if record.first_offer_at else None)
+    offer_latency = (offered - confirmed).total_seconds() if confirmed and offered else None
     reason = None
     if record.status == "unfulfilled":
         reason = (_entry(record.history, "unfulfilled") or {}).get("reason") or "no reason given"
@@ -308,6 +337,7 @@ def _outcome(record: OrderRecord) -> OrderOutcome:
         refused=record.refused if record.order_id is None else None,
         reason=_short(reason),
         dispatch_latency_s=latency,
+        offer_latency_s=offer_latency,
         provider_id=record.provider_id if is_served else None,
         provider_lat=record.provider_lat if is_served else None,
         provider_lng=record.provider_lng if is_served else None,

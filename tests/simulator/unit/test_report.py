@@ -149,6 +149,14 @@ class TestLatencyAndTravel:
         assert latency["p99"] == pytest.approx(99.01)
         assert latency["max"] == 100.0
 
+    def test_offer_latency_is_reported_beside_the_assignment_latency(self) -> None:
+        orders = [make_order(index=i, dispatch_latency_s=5.0, offer_latency_s=float(i)) for i in range(1, 5)]
+        orders.append(make_order(status="unfulfilled", dispatch_latency_s=None, offer_latency_s=None))
+        report = report_of(orders)
+        assert report["offer_latency_s"]["count"] == 4
+        assert report["offer_latency_s"]["p50"] == 2.5
+        assert report["dispatch_latency_s"]["p50"] == 5.0
+
     def test_travel_counts_served_missions_only(self) -> None:
         orders = [
             make_order(travel_min=10.0),
