@@ -592,6 +592,7 @@ async def run(args: argparse.Namespace, stack: DistributedStack) -> dict[str, An
                 clients=200,
                 load=load,
                 label=f"load {args.rate:g}/s",
+                concurrency=args.concurrency,
             )
             ids = list(load.confirmed)
             drain_s = await wait_settled(seen, ids, accepting, timeout_s=args.drain)
@@ -630,6 +631,7 @@ async def run(args: argparse.Namespace, stack: DistributedStack) -> dict[str, An
         "duration_s": args.duration,
         "load_wall_s": round(measured_s, 2),
         "orders_confirmed": len(ids),
+        "client_concurrency": args.concurrency,
         "orders_failed": dict(load.failures),
         "failure_examples": load.failure_examples,
         "http_ms": {"POST /v1/quotes": summary(load.quote_ms), "POST /v1/orders": summary(load.order_ms)},
@@ -693,6 +695,7 @@ def main() -> None:
         default=0.25,
         help="share of offers the provider apps accept (the others stay pending: one live offer each)",
     )
+    parser.add_argument("--concurrency", type=int, default=12, help="client requests in flight at most")
     parser.add_argument("--seed", type=int, default=11)
     args = parser.parse_args()
     args.duration = args.duration or (10.0 if args.quick else 60.0)
