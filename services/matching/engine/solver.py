@@ -14,6 +14,7 @@ from services.matching.engine.flow import (
     assign,
     integer_costs,
     largest_gain,
+    locality_keys,
     potentials,
     unassigned_cost,
 )
@@ -232,11 +233,15 @@ def _price_and_solve(
     n, m = len(problem.orders), len(problem.providers)
     arc_cost = integer_costs(candidates.pi, candidates.cost, problem.limits.preferred_bonus, m)
     big = unassigned_cost(arc_cost, n)
+    order_keys = locality_keys(problem.o_x, problem.o_y)
+    provider_keys = locality_keys(problem.p_x, problem.p_y)
     previous: float | None = None
     while True:
         index = np.flatnonzero(in_graph)
         clock = time.perf_counter()
-        chosen_in = assign(candidates.oi[index], candidates.pi[index], arc_cost[index], big)
+        chosen_in = assign(
+            candidates.oi[index], candidates.pi[index], arc_cost[index], big, order_keys, provider_keys
+        )
         stats["flow_s"] = stats.get("flow_s", 0.0) + time.perf_counter() - clock
         stats["pricing_rounds"] += 1
         cost_now = float(candidates.cost[index[chosen_in]].sum())
