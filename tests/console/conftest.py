@@ -117,7 +117,9 @@ def platform() -> Iterator[Platform]:
             log.close()
 
 
-@pytest.fixture(scope="session")
+# Playwright's sync API keeps its own event loop running in this thread while it is open:
+# close it with the module, or every asyncio test that runs after it would fail.
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     if not os.access(CHROMIUM, os.X_OK):
         raise RuntimeError(f"{CHROMIUM} is missing: run `bash deploy/browser.sh` (make test does)")
@@ -125,7 +127,7 @@ def playwright() -> Iterator[Playwright]:
         yield p
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     yield browser
