@@ -10,6 +10,7 @@ import uvicorn
 from rich.console import Console
 
 from services.platform import COMPONENTS, build_components, create_platform_app
+from services.simulator.__main__ import simulate
 from shared.auth import Role, TokenSettings, issue_token
 from shared.config import PlatformSettings
 from shared.migrations import make_revision, upgrade
@@ -80,6 +81,10 @@ def token(
     settings = PlatformSettings()
     token_settings = TokenSettings(secret=settings.jwt_secret, algorithm=settings.jwt_algorithm)
     typer.echo(issue_token(token_settings, subject, role, ttl_s=ttl))
+
+
+# `dispatch simulate`: the simulator's own command, registered here so there is one entry point.
+app.command(name="simulate")(simulate)
 
 
 if __name__ == "__main__":
