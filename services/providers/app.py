@@ -56,7 +56,7 @@ class ProvidersComponent(Component):
     def subscriptions(self) -> list[Subscription]:
         return [
             Subscription(
-                group="providers",
+                group=self.settings.consumer_group,
                 topics=[topic_for("matching"), topic_for("orders")],
                 handler=build_router(self.database, self.ctx),
                 name="providers",

@@ -29,6 +29,8 @@ class ProvidersSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PROVIDERS_", extra="ignore")
 
+    consumer_group: str = Field(default="providers", min_length=1, description="Kafka consumer group")
+
     base_checks: list[str] = Field(default=["identity", "right_to_work", "siret", "insurance"])
     category_checks: dict[str, list[str]] = Field(default={"childcare": ["criminal_record"]})
     activity_codes: dict[str, list[str]] = Field(default=DEFAULT_ACTIVITY_CODES)

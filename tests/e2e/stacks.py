@@ -270,6 +270,7 @@ class DistributedStack:
             "ORDERS_CONSUMER_GROUP": f"orders-{run}",
             "MATCHING_CONSUMER_GROUP": f"matching-{run}",
             "PRICING_CONSUMER_GROUP": f"pricing-{run}",
+            "PROVIDERS_CONSUMER_GROUP": f"providers-{run}",
             "SERVICE_START_TIMEOUT": "90",
             "STOP_TIMEOUT": "15",
         }
