@@ -135,6 +135,7 @@ class World:
     on_duty: set[str] = field(default_factory=set)  # providers on duty now
     busy: set[str] = field(default_factory=set)  # providers holding a mission now
     supply: list[tuple[float, int, int]] = field(default_factory=list)  # (sim minute, on duty, busy)
+    background: set[asyncio.Task[None]] = field(default_factory=set)  # ratings sent after missions
 
     def sample_supply(self) -> None:
         """Note how many providers are on duty and busy at this minute of the day."""
@@ -421,18 +422,24 @@ async def _do_mission(
         json={"lat": provider.lat, "lng": provider.lng},
     )
     if rng.random() < s.rating_share and record.order_id is not None:
-        score = _rating(rng)
-        # The order is completed at orders once it has read `mission-completed`: until then a
-        # rating is refused with 409, so the app tries again a few times.
-        for attempt in range(6):
-            rated = await api.call(
-                "POST", f"/v1/orders/{record.order_id}/rating", who=who, json={"score": score, "comment": ""}
-            )
-            if rated.status_code != 409:
-                break
-            await asyncio.sleep(0.5 * (attempt + 1))
-        if rated.status_code == 201:
-            world.ratings["by_provider"].append(score)
+        # rated in the background: the app keeps polling offers meanwhile
+        task = asyncio.create_task(_rate_client(world, who, record.order_id, _rating(rng)))
+        world.background.add(task)
+        task.add_done_callback(world.background.discard)
+
+
+async def _rate_client(world: World, who: Who, order_id: str, score: int) -> None:
+    """Rate the client; orders completes the order once it has read `mission-completed`, and
+    refuses a rating with 409 until then, so the app tries again a few times."""
+    for attempt in range(6):
+        rated = await world.api.call(
+            "POST", f"/v1/orders/{order_id}/rating", who=who, json={"score": score, "comment": ""}
+        )
+        if rated.status_code != 409:
+            break
+        await asyncio.sleep(0.5 * (attempt + 1))
+    if rated.status_code == 201:
+        world.ratings["by_provider"].append(score)
 
 
 def distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ class Stats:
 
     requests: int = 0
     retries: int = 0
+    durations_s: list[float] = field(default_factory=list)  # time of each answered request
     errors_by_status: dict[str, int] = field(default_factory=dict)
 
     def count_error(self, label: str) -> None:
@@ -114,9 +116,11 @@ class Api:
             try:
                 async with self._slots:
                     self.stats.requests += 1
+                    sent = time.monotonic()
                     response = await self.client.request(
                         method, path, json=json, params=params, headers=all_headers
                     )
+                    self.stats.durations_s.append(time.monotonic() - sent)
             except httpx.TransportError as exc:
                 last_error = exc
                 self.stats.count_error(type(exc).__name__)

@@ -343,6 +343,12 @@ def render_text(report: dict[str, Any]) -> list[str]:
         f"— floor {_eur(fp['floor_cents_per_hour'])} €/h, {fp['missions_below_floor']} below, "
         f"{fp['missions_with_supplement']} with a travel supplement"
     )
+    http = report.get("http") or {}
+    if http.get("latency_ms"):
+        lines.append(
+            f"HTTP: {http.get('requests')} requests, answered in p50 {http['latency_ms']['p50']} ms, "
+            f"p95 {http['latency_ms']['p95']} ms; errors {http.get('errors_by_status') or 'none'}"
+        )
     rt = report["ratings"]
     lines.append(
         f"ratings: clients gave {rt['by_clients']['count']} (mean {rt['by_clients']['mean']}), "

@@ -31,7 +31,14 @@ from services.simulator.agents import (
 from services.simulator.api import Api, SimulationError, Tokens, check_loopback, read_secret
 from services.simulator.charts import write_charts
 from services.simulator.demand import MINUTES_PER_DAY, plan_day
-from services.simulator.report import OrderOutcome, ProviderOutcome, ReportInputs, compute_report, render_text
+from services.simulator.report import (
+    OrderOutcome,
+    ProviderOutcome,
+    ReportInputs,
+    compute_report,
+    latency_summary,
+    render_text,
+)
 from services.simulator.setup import (
     AS_OPS,
     adopt,
@@ -164,6 +171,7 @@ async def simulate(config: SimConfig, console: Console) -> dict[str, Any]:
             await _finish(client_tasks, 5.0)
             world.clients_done.set()
             await _finish(provider_tasks, settings.max_mission_real_s + 30)
+            await _finish(list(world.background), 15.0)
         await _refresh(api, records)
         # everyone who was on duty before the run is on duty again (driven ones went off at shift end)
         was_on_duty = paused + [r for r in active[: config.providers] if r.get("on_duty")]
@@ -219,6 +227,11 @@ async def simulate(config: SimConfig, console: Console) -> dict[str, Any]:
                 http={
                     "requests": api.stats.requests,
                     "retries": api.stats.retries,
+                    "latency_ms": {
+                        k: None if v is None else round(v * 1000, 1)
+                        for k, v in latency_summary(api.stats.durations_s).items()
+                        if k in ("p50", "p95", "p99", "max")
+                    },
                     "errors_by_status": dict(sorted(api.stats.errors_by_status.items())),
                 },
             )
