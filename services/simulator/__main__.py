@@ -2,59 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
-
 import typer
-from rich.console import Console
 
-from services.simulator.api import SimulationError
-from services.simulator.runner import SimConfig, run_simulation
+from services.simulator.command import simulate
 
 app = typer.Typer(add_completion=False)
-
-
-@app.command()
-def simulate(
-    base_url: Annotated[
-        str, typer.Option(help="the public API (embedded :8000, distributed proxy :8080)")
-    ] = ("http://127.0.0.1:8000"),
-    orders: Annotated[int, typer.Option(help="orders in the simulated day")] = 200,
-    providers: Annotated[
-        int, typer.Option(help="providers driven (created through the API if missing)")
-    ] = 40,
-    duration: Annotated[float, typer.Option(help="real seconds the simulated day lasts")] = 180.0,
-    seed: Annotated[int, typer.Option(help="random seed (same seed: same day, same providers)")] = 1,
-    out: Annotated[Path, typer.Option(help="where report.json and the charts go")] = Path("var/sim"),
-    secret_file: Annotated[
-        Path | None, typer.Option(help="JWT secret file (distributed mode: var/distributed/jwt_secret)")
-    ] = None,
-    decline_share: Annotated[float, typer.Option(help="share of offers providers decline")] = 0.15,
-    cancel_share: Annotated[float, typer.Option(help="share of orders clients cancel")] = 0.03,
-    concurrency: Annotated[int, typer.Option(help="requests in flight at most")] = 16,
-) -> None:
-    """Play a compressed city day through the public API; report in the console, JSON and PNG."""
-    console = Console()
-    try:
-        run_simulation(
-            SimConfig(
-                base_url=base_url,
-                orders=orders,
-                providers=providers,
-                duration_s=duration,
-                seed=seed,
-                out=out,
-                secret_file=secret_file,
-                decline_share=decline_share,
-                cancel_share=cancel_share,
-                concurrency=concurrency,
-            ),
-            console,
-        )
-    except (SimulationError, ValueError) as exc:
-        console.print(f"[bold red]simulation failed:[/] {exc}")
-        raise typer.Exit(1) from exc
-
+app.command()(simulate)
 
 if __name__ == "__main__":
     app()
