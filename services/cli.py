@@ -10,7 +10,7 @@ import uvicorn
 from rich.console import Console
 
 from services.platform import COMPONENTS, build_components, create_platform_app
-from services.simulator.__main__ import simulate
+from services.simulator.command import simulate
 from shared.auth import Role, TokenSettings, issue_token
 from shared.config import PlatformSettings
 from shared.migrations import make_revision, upgrade
