@@ -294,6 +294,10 @@ async def provider_app(world: World, provider: SimProvider, seed: float) -> None
     on_duty_since: float | None = None
     path = f"/v1/providers/{provider.id}"
     bound = int((s.duration_s * 3 + 600) / (s.provider_poll_s / 2))
+    # Missions are done one after the other by a worker while the app keeps polling offers:
+    # matching may offer the next job to do after the current one.
+    missions: asyncio.Queue[Accepted | None] = asyncio.Queue()
+    worker = asyncio.create_task(_mission_worker(world, provider, who, missions, rng))
     try:
         for _ in range(bound):
             minute = clock.sim_minute()
@@ -317,7 +321,7 @@ async def provider_app(world: World, provider: SimProvider, seed: float) -> None
                 offers = response.json() if response.status_code == 200 else []
                 for offer in offers:
                     if offer.get("status") == "pending":
-                        await _answer_offer(world, provider, who, offer, tally, rng)
+                        await _answer_offer(world, provider, who, offer, tally, rng, missions)
             elif day_over and world.clients_done.is_set():
                 return
             await asyncio.sleep(s.provider_poll_s * rng.uniform(0.7, 1.3))
@@ -326,6 +330,42 @@ async def provider_app(world: World, provider: SimProvider, seed: float) -> None
         if on_duty_since is not None:
             tally.duty_sim_min += min(clock.sim_minute(), MINUTES_PER_DAY) - on_duty_since
             await api.call("PUT", f"{path}/availability", who=who, json={"on_duty": False})
+        missions.put_nowait(None)
+        try:
+            await asyncio.wait_for(worker, timeout=2 * s.max_mission_real_s + s.grace_s)
+        except TimeoutError:
+            pass
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A mission the provider accepted and will do in turn."""
+
+    mission: dict[str, Any]
+    record: OrderRecord | None
+    travel_min: float
+
+
+async def _mission_worker(
+    world: World,
+    provider: SimProvider,
+    who: Who,
+    missions: asyncio.Queue[Accepted | None],
+    rng: random.Random,
+) -> None:
+    """Do the accepted missions in order; stop at None."""
+    for _ in range(10_000):
+        item = await missions.get()
+        if item is None:
+            return
+        world.busy.add(provider.id)
+        try:
+            if item.record is not None:  # sets off from where the previous job ended
+                item.record.provider_lat, item.record.provider_lng = provider.lat, provider.lng
+            await _do_mission(world, provider, who, item.mission, item.record, item.travel_min, rng)
+        finally:
+            if missions.empty():
+                world.busy.discard(provider.id)
 
 
 async def _decline_pending(api: Api, who: Who, tally: ProviderTally, reason: str) -> None:
@@ -347,6 +387,7 @@ async def _answer_offer(
     offer: dict[str, Any],
     tally: ProviderTally,
     rng: random.Random,
+    missions: asyncio.Queue[Accepted | None],
 ) -> None:
     s, api = world.settings, world.api
     tally.offers += 1
@@ -359,7 +400,6 @@ async def _answer_offer(
         tally.declined += declined.status_code == 200
         tally.lost += declined.status_code != 200
         return
-    start_lat, start_lng = provider.lat, provider.lng
     accepted = await api.call("POST", f"/v1/offers/{offer['id']}/accept", who=who)
     if accepted.status_code != 200:
         tally.lost += 1
@@ -370,15 +410,11 @@ async def _answer_offer(
     record = world.orders.get(offer["order_id"])
     if record is not None:
         record.provider_id = provider.id
-        record.provider_lat, record.provider_lng = start_lat, start_lng
         record.travel_min = float(offer.get("travel_min") or 0.0)
         record.supplement_cents = int(mission.get("travel_supplement_cents") or 0)
         record.payout_cents = int(mission.get("payout_cents") or 0) + record.supplement_cents
         record.net_payout_cents = mission.get("net_payout_cents")
-    try:
-        await _do_mission(world, provider, who, mission, record, float(offer.get("travel_min") or 0.0), rng)
-    finally:
-        world.busy.discard(provider.id)
+    missions.put_nowait(Accepted(mission, record, float(offer.get("travel_min") or 0.0)))
 
 
 async def _do_mission(
