@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Annotated
 
 import typer
@@ -31,7 +32,9 @@ def serve(
     ] = 300,
 ) -> None:
     """Serve all services in one process, or one named service."""
-    settings = PlatformSettings()
+    # Unless told otherwise, the public API (which orders calls for quotes) is this server.
+    public = {} if "COUPDEMAIN_PUBLIC_URL" in os.environ else {"public_url": f"http://{host}:{port}"}
+    settings = PlatformSettings(**public)
     names = [service] if service else None
     build_components(settings, names)  # fail early on an unknown name
     console.print(f"[bold]Coup de main[/] {service or 'all services'} ({settings.mode.value}) "

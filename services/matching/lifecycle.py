@@ -24,6 +24,12 @@ from shared.events.matching import (
 )
 
 
+def offer_expiry(now: datetime, ttl_s: float, dispatch_deadline: datetime) -> datetime:
+    """Return when a new offer lapses: after its lifetime, or at the order's deadline if sooner."""
+    expires = now + timedelta(seconds=ttl_s)
+    return min(expires, dispatch_deadline) if dispatch_deadline > now else expires
+
+
 def new_id() -> str:
     """Return a fresh opaque id."""
     return uuid.uuid4().hex
@@ -160,7 +166,7 @@ def make_offer(
         status=OfferStatus.pending.value,
         zone=order.zone,
         created_at=now,
-        expires_at=now + timedelta(seconds=ttl_s),
+        expires_at=offer_expiry(now, ttl_s, order.dispatch_deadline),
         scheduled_start=start_at,
         travel_min=round(travel_min, 2),
         travel_supplement_cents=supplement_cents,
