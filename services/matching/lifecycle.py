@@ -22,6 +22,7 @@ from shared.events.matching import (
     MissionOffered,
     OfferWithdrawn,
 )
+from shared.ids import new_id
 
 
 def offer_expiry(now: datetime, ttl_s: float, dispatch_deadline: datetime) -> datetime:
@@ -29,10 +30,6 @@ def offer_expiry(now: datetime, ttl_s: float, dispatch_deadline: datetime) -> da
     expires = now + timedelta(seconds=ttl_s)
     return min(expires, dispatch_deadline) if dispatch_deadline > now else expires
 
-
-def new_id() -> str:
-    """Return a fresh opaque id."""
-    return uuid.uuid4().hex
 
 
 def back_to_pool(order: Order) -> None:

@@ -6,7 +6,6 @@ Each use case: load -> decide (domain) -> persist -> outbox -> one commit.
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -44,14 +43,12 @@ from shared.auth import Principal, Role
 from shared.db import Database, UnitOfWork
 from shared.errors import Conflict, DomainError, Forbidden, Gone, Invalid
 from shared.events.orders import OrderCancelled, OrderConfirmed
+from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], datetime]
 
-
-def new_id() -> str:
-    return uuid.uuid4().hex
 
 
 def record_transition(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import ROUND_FLOOR
@@ -38,10 +37,7 @@ from shared.db import Database
 from shared.errors import Conflict, Invalid, Unavailable
 from shared.events.pricing import GridPublished, PayoutChange
 from shared.fairpay import FairPaySettings
-
-
-def new_id() -> str:
-    return uuid.uuid4().hex
+from shared.ids import new_id
 
 
 def zone_of(row: ZoneRow) -> Zone:

@@ -8,7 +8,6 @@ watches and the record export in `activity.py`.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from shared.events.providers import (
     QualificationsChanged,
     WeeklySlot,
 )
+from shared.ids import new_id
 
 
 @dataclass
@@ -73,9 +73,6 @@ async def commit_unique(uow: UnitOfWork, conflict: Conflict) -> None:
     except IntegrityError as exc:
         raise conflict from exc
 
-
-def new_id() -> str:
-    return uuid.uuid4().hex
 
 
 # --- shared steps ---------------------------------------------------------------------------
