@@ -15,7 +15,8 @@ from typing import Any
 import structlog
 
 from services.demo.city import load_city
-from services.pricing.seed import default_cells, seed_pricing
+from services.demo.grid import demo_cells
+from services.pricing.seed import seed_pricing
 from services.providers.service import seed_active_provider
 from services.providers.siret import luhn_ok
 from shared.component import Component
@@ -73,7 +74,7 @@ async def seed_demo(components: dict[str, Component], *, providers: int = 300, s
     city = load_city()
     zones = list(city.zones())
     await seed_pricing(
-        pricing, zones=zones, grid={"name": "Lyon demo grid", "cells": default_cells([z.code for z in zones])}
+        pricing, zones=zones, grid={"name": "Lyon demo grid", "cells": demo_cells([z.code for z in zones])}
     )
     rng = random.Random(seed)
     ctx = components["providers"].ctx  # type: ignore[attr-defined]

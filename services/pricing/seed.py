@@ -25,7 +25,7 @@ Zones may be mappings or objects with `code`, `name` and `postcodes` attributes 
 that exists with other postcodes, or overlaps another, is refused. The grid passes the same
 checks as through the API (known categories and zones, the fair-pay floor: `Invalid` lists
 every offending cell) and is published in the same transaction as the zones, so either all
-of it is in or nothing is. `default_cells(zone_codes)` gives a publishable grid for any zones.
+of it is in or nothing is. `services.demo.grid.demo_cells(zone_codes)` gives a publishable grid for any zones.
 
 The app must have started (its lifespan migrates the database) before seeding.
 """
@@ -43,43 +43,7 @@ from services.pricing.models import GridRow, ZoneRow
 from services.pricing.repository import PricingRepository
 from services.pricing.service import new_id, zone_of
 from shared.auth import Principal, Role
-from shared.categories import CATEGORIES
 from shared.errors import Conflict
-
-DEFAULT_RATES_CENTS = {
-    "cleaning": 2800,
-    "gardening": 3200,
-    "handyman": 3500,
-    "tutoring": 3000,
-    "childcare": 2600,
-    "it_help": 4000,
-    "moving_help": 3400,
-    "transport": 3000,
-}
-
-
-def default_cells(zone_codes: Sequence[str], avg_travel_min: int = 20) -> list[dict[str, Any]]:
-    """Return a publishable cell for every category in every zone (demo figures)."""
-    return [
-        {
-            "category": category,
-            "zone": zone,
-            "hourly_rate_cents": DEFAULT_RATES_CENTS.get(category, 3000),
-            "min_billable_min": 60,
-            "travel_fee_cents": 300,
-            "commission_rate": "0.20",
-            "avg_travel_min": avg_travel_min,
-            "surcharges": {
-                "evening": "0.10",
-                "night": "0.25",
-                "sunday": "0.20",
-                "holiday": "0.50",
-                "urgent": "0.15",
-            },
-        }
-        for zone in zone_codes
-        for category in CATEGORIES
-    ]
 
 
 def _field(zone: Mapping[str, Any] | Any, name: str) -> Any:

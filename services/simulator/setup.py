@@ -10,25 +10,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.demo.city import City
+from services.demo.grid import DEMO_RATES_CENTS, demo_cells
 from services.simulator.api import Api, SimulationError, Who, detail_of
 from services.simulator.demand import Shift, sample_provider_categories, sample_shift
 from shared.auth import Role
 
 OPS = "sim-ops"
 AS_OPS: Who = (Role.ops, OPS)
-# Demo figures per category (cents per hour); every cell passes the fair-pay floor with
-# 20 min of average travel and a 20 % commission.
-HOURLY_RATES_CENTS = {
-    "cleaning": 2800,
-    "gardening": 3200,
-    "handyman": 3500,
-    "tutoring": 3000,
-    "childcare": 2600,
-    "it_help": 4000,
-    "moving_help": 3400,
-    "transport": 3000,
-}
-SURCHARGES = {"evening": "0.10", "night": "0.25", "sunday": "0.20", "holiday": "0.50", "urgent": "0.15"}
 ONBOARDING_ROUNDS = 4
 
 
@@ -61,24 +49,6 @@ class SimProvider:
             self.lat, self.lng = self.home_lat, self.home_lng
 
 
-def grid_cells(zone_codes: list[str]) -> list[dict[str, Any]]:
-    """Return a publishable cell for every category in every zone."""
-    return [
-        {
-            "category": category,
-            "zone": zone,
-            "hourly_rate_cents": rate,
-            "min_billable_min": 60,
-            "travel_fee_cents": 300,
-            "commission_rate": "0.20",
-            "avg_travel_min": 20,
-            "surcharges": SURCHARGES,
-        }
-        for zone in zone_codes
-        for category, rate in HOURLY_RATES_CENTS.items()
-    ]
-
-
 async def ensure_market(api: Api, city: City) -> Market:
     """Reuse the grid in force, or create the city's zones and publish a demo grid."""
     current = await api.call("GET", "/v1/price-grids/current", who=AS_OPS)
@@ -104,7 +74,7 @@ async def ensure_market(api: Api, city: City) -> Market:
         "POST",
         "/v1/price-grids",
         who=AS_OPS,
-        json={"name": f"{city.name} (simulator)", "cells": grid_cells(codes)},
+        json={"name": f"{city.name} (simulator)", "cells": demo_cells(codes)},
     )
     published = await api.ok(
         "POST",
@@ -112,7 +82,7 @@ async def ensure_market(api: Api, city: City) -> Market:
         who=AS_OPS,
         json={"reason": "simulator: no grid was published"},
     )
-    return Market(int(published.get("version") or 1), sorted(HOURLY_RATES_CENTS), codes, True)
+    return Market(int(published.get("version") or 1), sorted(DEMO_RATES_CENTS), codes, True)
 
 
 def make_siret(rng: random.Random) -> str:

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from services.pricing.seed import default_cells, seed_pricing
+from services.demo.grid import demo_cells
+from services.pricing.seed import seed_pricing
 from shared.errors import Conflict, Invalid
 from tests.pricing.builders import cell_data
 from tests.pricing.conftest import Pricing
@@ -25,7 +26,7 @@ ZONES = [
 
 class TestSeedPricing:
     async def test_creates_zones_and_publishes_in_one_call(self, pricing: Pricing) -> None:
-        grid = {"name": "Lyon", "cells": default_cells(["lyon-centre", "lyon-villeurbanne"])}
+        grid = {"name": "Lyon", "cells": demo_cells(["lyon-centre", "lyon-villeurbanne"])}
         published = await seed_pricing(pricing.component, zones=ZONES, grid=grid)
         assert published["version"] == 1 and published["state"] == "published"
         assert len(published["cells"]) == 16
@@ -41,7 +42,7 @@ class TestSeedPricing:
         assert r.status_code == 201 and r.json()["zone"] == "lyon-villeurbanne"
 
     async def test_seeding_twice_keeps_the_zones(self, pricing: Pricing) -> None:
-        grid = {"name": "Lyon", "cells": default_cells(["lyon-centre"])}
+        grid = {"name": "Lyon", "cells": demo_cells(["lyon-centre"])}
         await seed_pricing(pricing.component, zones=ZONES, grid=grid)
         again = await seed_pricing(pricing.component, zones=ZONES, grid=grid)
         assert again["version"] == 2
@@ -54,7 +55,7 @@ class TestSeedPricing:
         assert (await pricing.client.get("/v1/zones")).json() == []
 
     async def test_refuses_conflicting_zones(self, pricing: Pricing) -> None:
-        await seed_pricing(pricing.component, zones=ZONES, grid={"cells": default_cells(["lyon-centre"])})
+        await seed_pricing(pricing.component, zones=ZONES, grid={"cells": demo_cells(["lyon-centre"])})
         other = [{"code": "lyon-centre", "name": "x", "postcodes": ["69003"]}]
         with pytest.raises(Conflict):
-            await seed_pricing(pricing.component, zones=other, grid={"cells": default_cells(["lyon-centre"])})
+            await seed_pricing(pricing.component, zones=other, grid={"cells": demo_cells(["lyon-centre"])})
