@@ -56,7 +56,7 @@ from rich.console import Console  # noqa: E402
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn  # noqa: E402
 
 from services.demo.city import City, load_city  # noqa: E402
-from services.pricing.seed import default_cells  # noqa: E402
+from services.demo.grid import demo_cells  # noqa: E402
 from shared.auth import Role, TokenSettings, issue_token  # noqa: E402
 from tests.e2e.stacks import DistributedStack  # noqa: E402
 
@@ -140,7 +140,7 @@ async def publish_market(http: httpx.AsyncClient, tokens: Tokens, city: City) ->
         assert r.status_code == 201, (r.status_code, r.text)
         codes.append(zone.code)
     r = await http.post(
-        "/v1/price-grids", headers=ops, json={"name": "bench grid", "cells": default_cells(codes)}
+        "/v1/price-grids", headers=ops, json={"name": "bench grid", "cells": demo_cells(codes)}
     )
     assert r.status_code == 201, (r.status_code, r.text)
     r = await http.post(f"/v1/price-grids/{r.json()['id']}/publish", headers=ops, json={"reason": "bench"})
