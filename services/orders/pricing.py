@@ -1,4 +1,4 @@
-"""The pricing port: fetch a quote over HTTP (`GET /v1/quotes/{id}`), timeout and bounded retries.
+"""The pricing port: fetch quotes over HTTP (`GET /v1/quotes?ids=`), timeout and bounded retries.
 
 Only the HTTP contract of the brief is used; the pricing service is never imported.
 """
@@ -6,11 +6,9 @@ Only the HTTP contract of the brief is used; the pricing service is never import
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 from datetime import datetime
 from typing import Any, Protocol
-from urllib.parse import quote as url_quote
 
 import httpx
 import structlog
@@ -20,8 +18,6 @@ from services.orders.errors import PricingUnavailable, QuoteNotFound
 from shared.errors import Gone
 
 log = structlog.get_logger(__name__)
-
-POOL_SHARDS = 16
 
 
 class Quote(BaseModel):
@@ -58,28 +54,92 @@ class PricingGateway(Protocol):
 
 
 class HttpPricing:
-    """Pricing over HTTP: connection errors, timeouts and 5xx are retried, then 503."""
+    """Pricing over HTTP: connection errors, timeouts and 5xx are retried, then 503.
 
-    def __init__(self, base_url: str, *, timeout_s: float, attempts: int, backoff_s: float) -> None:
-        # httpx between services (fixed by design). One httpx pool costs more CPU per request the
-        # more requests wait on it (2.3 ms at 32 in flight, 0.75 ms alone, measured here), so
-        # requests go round-robin over small pools of keep-alive connections.
-        limits = httpx.Limits(max_connections=4, max_keepalive_connections=4)
-        self.clients = [
-            httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(timeout_s), limits=limits)
-            for _ in range(POOL_SHARDS)
-        ]
-        self._next = itertools.cycle(self.clients)
+    Lookups that arrive while earlier ones are on the wire are sent together in one
+    `GET /v1/quotes?ids=...`: alone, a lookup goes out at once (no added wait); under load,
+    one request carries many quotes. An HTTP request costs far more CPU on both sides than
+    the quote it carries (about 2 ms against 0.05 ms, measured here), so this is what lets
+    intake keep up with a burst of orders.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout_s: float,
+        attempts: int,
+        backoff_s: float,
+        batch_max: int = 50,
+        in_flight_max: int = 2,
+    ) -> None:
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(max_connections=in_flight_max, max_keepalive_connections=in_flight_max),
+        )
         self.timeout_s = timeout_s
         self.attempts = attempts
         self.backoff_s = backoff_s
+        self.batch_max = batch_max
+        self.in_flight_max = in_flight_max
+        self._waiting: list[tuple[str, asyncio.Future[Quote]]] = []
+        self._in_flight = 0
+        self._flush_scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def fetch_quote(self, quote_id: str) -> Quote:
-        path = f"/v1/quotes/{url_quote(quote_id, safe='')}"
+        future: asyncio.Future[Quote] = asyncio.get_running_loop().create_future()
+        self._waiting.append((quote_id, future))
+        if not self._flush_scheduled:
+            # Wait for the end of this turn of the event loop: the lookups of the requests
+            # read in the same turn share one batch.
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+        return await future
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        while self._waiting and self._in_flight < self.in_flight_max:
+            batch, self._waiting = self._waiting[: self.batch_max], self._waiting[self.batch_max :]
+            batch = [(quote_id, future) for quote_id, future in batch if not future.done()]
+            if not batch:
+                continue
+            self._in_flight += 1
+            task = asyncio.create_task(self._send(batch))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, batch: list[tuple[str, asyncio.Future[Quote]]]) -> None:
+        try:
+            try:
+                found = await self._fetch_many(list(dict.fromkeys(quote_id for quote_id, _ in batch)))
+            except Exception as exc:  # the whole batch failed: every waiting order hears why
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                return
+            for quote_id, future in batch:
+                if future.done():  # the order's request went away meanwhile
+                    continue
+                answer = found.get(quote_id)
+                if answer is None:
+                    future.set_exception(QuoteNotFound(quote_id))
+                elif isinstance(answer, Exception):
+                    future.set_exception(answer)
+                else:
+                    future.set_result(answer)
+        finally:
+            self._in_flight -= 1
+            self._flush()
+
+    async def _fetch_many(self, quote_ids: list[str]) -> dict[str, Quote | Exception]:
+        """Return what pricing knows of these ids (unknown ids left out), retrying failures."""
+        params = {"ids": ",".join(quote_ids)}
         problem = "no answer"
         for attempt in range(1, self.attempts + 1):
             try:
-                response = await next(self._next).get(path)
+                response = await self.client.get("/v1/quotes", params=params)
                 status, body = response.status_code, response.content
             except httpx.TimeoutException:
                 problem = "timed out"
@@ -87,24 +147,40 @@ class HttpPricing:
                 problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
                 if status == 200:
-                    try:
-                        return parse_quote(json.loads(body))
-                    except (ValueError, ValidationError) as exc:
-                        log.error("pricing_bad_quote", quote_id=quote_id, error=str(exc)[:500])
-                        raise PricingUnavailable("pricing answered an unreadable quote") from exc
-                if status == 410:
-                    raise Gone(f"quote {quote_id} has expired; ask for a new quote", field="quote_id")
-                if status in (404, 422, 400):
-                    raise QuoteNotFound(quote_id)
+                    return self._read_batch(body)
                 problem = f"pricing answered {status}"
-            log.warning("pricing_fetch_failed", quote_id=quote_id, attempt=attempt, problem=problem)
+            log.warning("pricing_fetch_failed", quotes=len(quote_ids), attempt=attempt, problem=problem)
             if attempt < self.attempts:
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
         raise PricingUnavailable(problem)
 
+    @staticmethod
+    def _read_batch(body: bytes) -> dict[str, Quote | Exception]:
+        try:
+            answer = json.loads(body)
+            items, expired = answer["quotes"], set(answer.get("expired", ()))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.error("pricing_bad_answer", error=str(exc)[:500])
+            raise PricingUnavailable("pricing answered an unreadable list of quotes") from exc
+        found: dict[str, Quote | Exception] = {
+            quote_id: Gone(f"quote {quote_id} has expired; ask for a new quote", field="quote_id")
+            for quote_id in expired
+        }
+        for item in items:
+            if isinstance(item, dict) and item.get("id") in expired:
+                continue
+            try:
+                found[item["id"]] = parse_quote(item)
+            except (ValueError, ValidationError, KeyError, TypeError) as exc:
+                log.error("pricing_bad_quote", quote=str(item)[:200], error=str(exc)[:500])
+                if isinstance(item, dict) and isinstance(item.get("id"), str):
+                    found[item["id"]] = PricingUnavailable("pricing answered an unreadable quote")
+        return found
+
     async def aclose(self) -> None:
-        for client in self.clients:
-            await client.aclose()
+        for task in list(self._tasks):
+            task.cancel()
+        await self.client.aclose()
 
 
 def is_expired(quote: Quote, now: datetime) -> bool:

@@ -84,6 +84,10 @@ class PricingRepository:
     async def quote(self, quote_id: str) -> QuoteRow | None:
         return await self.session.get(QuoteRow, quote_id)
 
+    async def quotes(self, quote_ids: list[str]) -> list[QuoteRow]:
+        rows = await self.session.scalars(select(QuoteRow).where(QuoteRow.id.in_(quote_ids)))
+        return list(rows)
+
     # ledger
     async def ledger_entry(self, entry_id: str) -> LedgerRow | None:
         return await self.session.get(LedgerRow, entry_id)

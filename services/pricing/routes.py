@@ -17,6 +17,7 @@ from services.pricing.schemas import (
     GridCreate,
     GridPublish,
     GridUpdate,
+    QuoteBatch,
     QuoteCreate,
     QuoteRead,
     ZoneCreate,
@@ -291,6 +292,26 @@ async def create_quote(
     return await service.create_quote(
         client_id, body.category, body.postcode, body.lat, body.lng, body.start_at, body.duration_min
     )
+
+
+MAX_QUOTES_PER_READ = 100
+
+
+@quotes.get("", response_model=QuoteBatch)
+async def get_quotes(
+    service: PricingDep,
+    ids: Annotated[
+        str, Query(pattern=r"^[^\x00]+$", min_length=1, description="comma-separated quote ids, at most 100")
+    ],
+) -> dict[str, Any]:
+    """Return several quotes at once (public): the known ones, with the ids of those expired;
+    unknown ids are left out. Orders fetches the quotes of concurrent orders in one request."""
+    quote_ids = [q for q in ids.split(",") if q]
+    if not quote_ids:
+        raise Invalid("give at least one quote id", field=["query", "ids"])
+    if len(quote_ids) > MAX_QUOTES_PER_READ:
+        raise Invalid(f"at most {MAX_QUOTES_PER_READ} quote ids per request", field=["query", "ids"])
+    return await service.get_quotes(quote_ids)
 
 
 @quotes.get("/{quote_id}", response_model=QuoteRead)

@@ -143,3 +143,10 @@ class QuoteRead(BaseModel):
     client_id: str | None
     breakdown: dict[str, Any]
     tax_credit: TaxCreditRead
+
+
+class QuoteBatch(BaseModel):
+    """Several stored quotes read at once: unknown ids left out, expired ones listed as such."""
+
+    quotes: list[QuoteRead]
+    expired: list[str] = Field(description="ids of the quotes above that can no longer be ordered")

@@ -705,6 +705,17 @@ class PricingService:
                 )
             return views.quote_view(row)
 
+    async def get_quotes(self, quote_ids: list[str]) -> dict[str, Any]:
+        """Return the known quotes among the ids, and which of them have expired by this
+        service's clock; unknown ids are left out. One read for many: orders batches its lookups."""
+        async with self.database.unit_of_work() as uow:
+            rows = await PricingRepository(uow.session).quotes(list(dict.fromkeys(quote_ids)))
+            now = self.clock()
+            return {
+                "quotes": [views.quote_view(row) for row in rows],
+                "expired": [row.id for row in rows if row.expires_at <= now],
+            }
+
     async def audit_log(self, subject: str | None) -> list[dict[str, Any]]:
         """Return the latest ops decisions on zones and grids (who, when, what, why)."""
         async with self.database.unit_of_work() as uow:

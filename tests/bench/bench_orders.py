@@ -3,11 +3,12 @@
     .venv/bin/python tests/bench/bench_orders.py [--quick]
 
 Processes, all on 127.0.0.1:
-- a fast pricing stub (raw asyncio HTTP/1.1, keep-alive) answering GET /v1/quotes/{id} with a
-  canned, valid quote for any id;
+- a fast pricing stub (raw asyncio HTTP/1.1, keep-alive) answering GET /v1/quotes?ids=... (and
+  GET /v1/quotes/{id}) with a canned, valid quote for any id;
 - the orders service alone in its own uvicorn process (uvloop, httptools) on its own schema of
   TEST_DATABASE_URL, with its outbox relay publishing to Kafka (TEST_KAFKA_BOOTSTRAP);
-  every request fetches its quote from the stub over HTTP, checks it and writes the order,
+  every request fetches its quote from the stub over HTTP (lookups of concurrent requests
+  share one GET), checks it and writes the order,
   its history/notification row, its idempotency record and its outbox row in one transaction;
 - the baseline in its own uvicorn process: a FastAPI endpoint that validates the same body
   and inserts one row and one outbox row with asyncpg in one transaction, nothing else;
@@ -30,6 +31,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
@@ -68,8 +70,13 @@ def serve_pricing(port: int, start_at: str) -> None:
             while b"\r\n\r\n" in self.buffer:
                 request, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
                 path = request.split(b" ", 2)[1].decode()
-                quote_id = path.rsplit("/", 1)[-1]
-                body = ('{"id": "' + quote_id + '", ' + head + "}").encode()
+                if "?ids=" in path:  # GET /v1/quotes?ids=a,b,c: several at once
+                    ids = unquote(path.split("?ids=", 1)[1].split("&", 1)[0]).split(",")
+                    quotes = ", ".join('{"id": "' + q + '", ' + head + "}" for q in ids)
+                    body = ('{"quotes": [' + quotes + '], "expired": []}').encode()
+                else:
+                    quote_id = path.rsplit("/", 1)[-1]
+                    body = ('{"id": "' + quote_id + '", ' + head + "}").encode()
                 self.transport.write(
                     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
                     + str(len(body)).encode() + b"\r\n\r\n" + body

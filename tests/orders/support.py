@@ -33,13 +33,14 @@ PARIS_LAT, PARIS_LNG = 48.8566, 2.3522
 
 @dataclass
 class PricingStub:
-    """A real HTTP server (uvicorn, own thread) serving canned quotes at GET /v1/quotes/{id}."""
+    """A real HTTP server (uvicorn, own thread) serving canned quotes as pricing does."""
 
     quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
     expired: set[str] = field(default_factory=set)
     delay_s: float = 0.0
     fail_next: int = 0  # answer 503 to the next N requests
     requests: int = 0
+    batches: list[int] = field(default_factory=list)  # ids asked per GET /v1/quotes?ids=
     hooks: list[dict[str, Any]] = field(default_factory=list)
     hook_fail_next: int = 0
     url: str = ""
@@ -50,6 +51,19 @@ class PricingStub:
 
     def app(self) -> FastAPI:
         app = FastAPI()
+
+        @app.get("/v1/quotes")
+        async def get_quotes(ids: str) -> JSONResponse:
+            self.requests += 1
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            if self.fail_next > 0:
+                self.fail_next -= 1
+                return JSONResponse({"detail": "busy"}, status_code=503)
+            known = [self.quotes[q] for q in dict.fromkeys(ids.split(",")) if q in self.quotes]
+            self.batches.append(len(ids.split(",")))
+            expired = [q["id"] for q in known if q["id"] in self.expired]
+            return JSONResponse({"quotes": known, "expired": expired})
 
         @app.get("/v1/quotes/{quote_id}")
         async def get_quote(quote_id: str) -> JSONResponse:
@@ -103,6 +117,7 @@ class PricingStub:
     def reset(self) -> None:
         self.quotes.clear()
         self.expired.clear()
+        self.batches.clear()
         self.delay_s = 0.0
         self.fail_next = 0
         self.requests = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from datetime import datetime, timedelta
@@ -261,6 +262,44 @@ class TestPricingOutage:
                               headers={**tokens.client(), "Idempotency-Key": "k"})
         assert r.status_code == 201
         assert pricing.requests == 2
+
+
+class TestQuoteLookupsAreBatched:
+    async def test_concurrent_orders_share_one_pricing_request(
+        self, h: Harness, tokens: Tokens, pricing: PricingStub
+    ) -> None:
+        quotes = [pricing.add_quote(h.clock.now) for _ in range(12)]
+        unknown = order_body(quotes[0], quote_id="q-unknown")
+        pricing.expired.add(quotes[1]["id"])
+        pricing.delay_s = 0.2  # lookups pile up behind the first ones on the wire
+
+        async def post(body: dict[str, Any], key: str) -> int:
+            r = await h.http.post("/v1/orders", json=body, headers={**tokens.client(), "Idempotency-Key": key})
+            return r.status_code
+
+        statuses = await asyncio.gather(
+            *(post(order_body(q), f"k{i}") for i, q in enumerate(quotes)), post(unknown, "k-unknown")
+        )
+        # each order gets its own answer although quotes travelled together
+        assert statuses[0] == 201 and statuses[1] == 410 and statuses[-1] == 404
+        assert statuses[2:-1] == [201] * 10
+        assert sum(pricing.batches) == 13 and max(pricing.batches) > 1
+        assert pricing.requests < 13
+        assert await count(h, Order) == 11
+
+    async def test_a_failed_batch_fails_each_of_its_orders_and_writes_nothing(
+        self, h: Harness, tokens: Tokens, pricing: PricingStub
+    ) -> None:
+        quotes = [pricing.add_quote(h.clock.now) for _ in range(6)]
+        pricing.fail_next = 100
+
+        async def post(body: dict[str, Any], key: str) -> int:
+            r = await h.http.post("/v1/orders", json=body, headers={**tokens.client(), "Idempotency-Key": key})
+            return r.status_code
+
+        statuses = await asyncio.gather(*(post(order_body(q), f"k{i}") for i, q in enumerate(quotes)))
+        assert statuses == [503] * 6
+        assert await count(h, Order) == 0 and await count(h, IdempotencyKey) == 0
 
 
 class TestLifecycle:

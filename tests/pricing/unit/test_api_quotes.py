@@ -187,6 +187,27 @@ class TestGetQuote:
     async def test_an_unknown_quote_is_404(self, pricing: Pricing) -> None:
         assert (await pricing.client.get("/v1/quotes/nope")).status_code == 404
 
+    async def test_several_quotes_are_read_at_once(self, pricing: Pricing) -> None:
+        await published_grid(pricing.client)
+        first = (await pricing.client.post("/v1/quotes", json=quote_body())).json()
+        pricing.clock.advance(minutes=20)
+        second = (await pricing.client.post("/v1/quotes", json=quote_body(duration_min=120))).json()
+        pricing.clock.advance(minutes=10)  # the first one has expired, the second has not
+        r = await pricing.client.get("/v1/quotes", params={"ids": f"{first['id']},nope,{second['id']}"})
+        assert r.status_code == 200, r.text
+        by_id = {q["id"]: q for q in r.json()["quotes"]}
+        assert set(by_id) == {first["id"], second["id"]}  # the unknown id is left out
+        assert by_id[second["id"]] == second and set(by_id[first["id"]]) >= CONTRACT
+        assert r.json()["expired"] == [first["id"]]
+
+    async def test_reading_several_quotes_refuses_bad_lists(self, pricing: Pricing) -> None:
+        for ids, reason in ((",", "at least one"), (",".join(f"q{i}" for i in range(101)), "at most 100")):
+            r = await pricing.client.get("/v1/quotes", params={"ids": ids})
+            assert r.status_code == 422, r.text
+            detail = r.json()["detail"][0]
+            assert detail["loc"] == ["query", "ids"] and reason in detail["msg"]
+        assert (await pricing.client.get("/v1/quotes")).status_code == 422
+
     async def test_a_quote_keeps_its_grid_version_after_a_new_grid(self, pricing: Pricing) -> None:
         grid = await published_grid(pricing.client)
         quote = (await pricing.client.post("/v1/quotes", json=quote_body())).json()
