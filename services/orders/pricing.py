@@ -71,7 +71,7 @@ class HttpPricing:
         attempts: int,
         backoff_s: float,
         batch_max: int = 50,
-        in_flight_max: int = 2,
+        in_flight_max: int = 1,
     ) -> None:
         self.client = httpx.AsyncClient(
             base_url=base_url,

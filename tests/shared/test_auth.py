@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi import APIRouter, FastAPI
 
 from shared.app import create_app
-from shared.auth import CurrentPrincipal, OpsUser, Role, TokenSettings, issue_token
+from shared.auth import (
+    CurrentPrincipal,
+    OpsUser,
+    Principal,
+    Role,
+    TokenSettings,
+    VerifiedTokens,
+    issue_token,
+)
 from shared.bus.memory import InMemoryBus
 from shared.component import Component
 from shared.config import PlatformSettings
@@ -91,3 +101,26 @@ def test_distributed_mode_refuses_the_development_secret(monkeypatch: pytest.Mon
     with pytest.raises(ValueError, match="development secret is refused"):
         PlatformSettings(mode="distributed")
     assert PlatformSettings(mode="distributed", jwt_secret="s" * 40).jwt_secret == "s" * 40
+
+
+async def test_a_token_verified_before_is_refused_once_it_expires(app: FastAPI, tokens: Tokens) -> None:
+    short = issue_token(tokens.settings, "c-7", Role.client, ttl_s=1)
+    async with running_app(app) as http:
+        first = await http.get("/v1/whoami", headers={"Authorization": f"Bearer {short}"})
+        await asyncio.sleep(1.1)
+        later = await http.get("/v1/whoami", headers={"Authorization": f"Bearer {short}"})
+    assert first.status_code == 200
+    assert later.status_code == 401 and later.json()["detail"][0]["msg"] == "token expired"
+
+
+def test_the_verified_token_cache_is_bounded_and_keyed_by_secret() -> None:
+    cache = VerifiedTokens(size=2)
+    one, other = TokenSettings(secret="a" * 40), TokenSettings(secret="b" * 40)
+    later = time.time() + 60
+    for n in range(3):
+        cache.put(one, f"t{n}", Principal(f"s{n}", Role.client), later)
+    assert cache.get(one, "t0") is None  # the oldest went first
+    assert cache.get(one, "t2") == Principal("s2", Role.client)
+    assert cache.get(other, "t2") is None  # the same token under another secret is not trusted
+    cache.put(one, "gone", Principal("s", Role.ops), time.time() - 1)
+    assert cache.get(one, "gone") is None
