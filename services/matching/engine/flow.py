@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
+from services.matching.engine import workers
 from services.matching.engine.problem import BoolArray, FloatArray, IntArray
 
 TIE_SLOTS = 64
@@ -163,6 +164,95 @@ def potentials(
             d = np.concatenate([d_o, d_p, [d_s]])
             return d_o, d_p, d
     return d_o, d_p, None
+
+
+def solve_part(
+    oi: IntArray,
+    pi: IntArray,
+    arc_cost: IntArray,
+    n_orders: int,
+    n_providers: int,
+    big: int,
+    order_keys: IntArray | None,
+    provider_keys: IntArray | None,
+) -> tuple[BoolArray, IntArray | None]:
+    """Return the optimal flow of one part and its node potentials (None if unconverged).
+
+    A pure function of arrays (local indices), so that a worker process can run it.
+    """
+    chosen = assign(oi, pi, arc_cost, big, order_keys, provider_keys)
+    _, _, every = potentials(oi, pi, arc_cost, chosen, n_orders, n_providers, big)
+    return chosen, every
+
+
+def split_sides(o_x: FloatArray, p_x: FloatArray, oi: IntArray) -> tuple[BoolArray, BoolArray]:
+    """Cut the map in two at the median east-west position of the pairs' orders.
+
+    Returns each order's and each provider's side (True: east). A pair whose order and
+    provider lie on one side belongs to that side's part; a pair across the cut to neither.
+    """
+    cut = float(np.median(o_x[oi])) if len(oi) else 0.0
+    east_o: BoolArray = o_x >= cut
+    east_p: BoolArray = p_x >= cut
+    return east_o, east_p
+
+
+def solve_halves(
+    oi: IntArray,
+    pi: IntArray,
+    arc_cost: IntArray,
+    big: int,
+    order_xy: tuple[FloatArray, FloatArray],
+    provider_xy: tuple[FloatArray, FloatArray],
+    *,
+    use_worker: bool,
+) -> tuple[BoolArray, tuple[IntArray, IntArray, IntArray | None]]:
+    """Solve the pairs within each half of the map, at once; return the flow and potentials.
+
+    The pairs across the cut are left out: the flow is feasible, not optimal, but each
+    half's potentials are feasible for its own pairs. Shifted to one sink potential, they
+    are feasible for both halves together and price every other pair, across the cut or not
+    (the same (orders, providers, every node or None) as `potentials`). With `use_worker`,
+    the east half is solved in the worker process while this one solves the west half.
+    """
+    n, m = len(order_xy[0]), len(provider_xy[0])
+    east_o, east_p = split_sides(order_xy[0], provider_xy[0], oi)
+    order_keys = locality_keys(*order_xy)
+    provider_keys = locality_keys(*provider_xy)
+    parts = []
+    for side in (True, False):
+        orders = np.flatnonzero(east_o == side)
+        providers = np.flatnonzero(east_p == side)
+        rows = np.flatnonzero((east_o[oi] == side) & (east_p[pi] == side))
+        args = (
+            np.searchsorted(orders, oi[rows]),
+            np.searchsorted(providers, pi[rows]),
+            arc_cost[rows],
+            len(orders),
+            len(providers),
+            big,
+            order_keys[orders],
+            provider_keys[providers],
+        )
+        parts.append((orders, providers, rows, args))
+    future = workers.submit(solve_part, *parts[0][3]) if use_worker and workers.start() else None
+    west = solve_part(*parts[1][3])
+    east = workers.result(future, solve_part, *parts[0][3])
+    chosen = np.zeros(len(oi), bool)
+    d_order, d_provider = np.zeros(n, np.int64), np.zeros(m, np.int64)
+    sink: int | None = None
+    converged = True
+    for (orders, providers, rows, _), (chosen_part, every) in zip(parts, (east, west), strict=True):
+        chosen[rows] = chosen_part
+        if every is None:
+            converged = False
+            continue
+        shift = 0 if sink is None else sink - int(every[-1])
+        sink = int(every[-1]) + shift
+        d_order[orders] = every[: len(orders)] + shift
+        d_provider[providers] = every[len(orders) : len(orders) + len(providers)] + shift
+    every_node = np.concatenate([d_order, d_provider, [sink or 0]]) if converged else None
+    return chosen, (d_order, d_provider, every_node)
 
 
 def largest_gain(oi: IntArray, pi: IntArray, reduced: IntArray) -> int:

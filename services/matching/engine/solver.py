@@ -16,6 +16,7 @@ from services.matching.engine.flow import (
     largest_gain,
     locality_keys,
     potentials,
+    solve_halves,
     unassigned_cost,
 )
 from services.matching.engine.model import (
@@ -39,6 +40,7 @@ from services.matching.engine.problem import (
     Problem,
 )
 from services.matching.engine.travel import HaversineTravel, TravelModel
+from services.matching.engine.workers import available_cores
 
 DEFAULT_MAX_CANDIDATES = 8
 DEFAULT_POOL = 24
@@ -52,6 +54,9 @@ PRICING_TOLERANCE = 1e-4
 # ... or once the potentials prove the optimum over all candidates is within this share
 # (0.05%: half the precision the engine promises, the rest is left to the candidate lists).
 PROVEN_GAP = 5e-4
+# A first graph this large is solved as two halves of the map at once (two cores): it only
+# prices the pairs for the next round, which solves the whole graph.
+SPLIT_MIN_ARCS = 100_000
 
 
 def solve(
@@ -67,17 +72,24 @@ def solve(
     alternatives: int = 3,
     limits: Limits | None = None,
     pool: int | None = None,
+    workers: int | None = None,
 ) -> BatchResult:
     """Assign at most one order to each provider, at the least total cost; explain the rest.
 
     Pinned orders (accepted missions) are not re-solved: they are listed in `pinned` and hold
-    their provider busy. The result depends only on the input (sorted by id), never on chance.
+    their provider busy. The result depends only on the input (sorted by id), never on chance,
+    nor on `workers`: with 2 (or None on a machine with two cores) a large batch's first
+    graph is solved as two halves at once, the second in a worker process (`workers.start`);
+    with 1 the halves are solved one after the other here.
     """
     started = time.perf_counter()
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
-    if radius_factor <= 0 or max_candidates < 1 or alternatives < 0:
-        raise ValueError("radius_factor must be > 0, max_candidates >= 1, alternatives >= 0")
+    if radius_factor <= 0 or max_candidates < 1 or alternatives < 0 or (workers is not None and workers < 1):
+        raise ValueError(
+            "radius_factor must be > 0, max_candidates >= 1, alternatives >= 0, workers >= 1"
+        )
+    use_worker = available_cores() >= 2 if workers is None else workers >= 2
     weights = weights or Weights()
     floor = floor or FloorPolicy()
     travel = travel or HaversineTravel()
@@ -123,7 +135,7 @@ def solve(
     in_graph = _short_lists(problem, candidates, max_candidates, _threshold(problem))
     stats["pricing_rounds"] = 0.0
     for widening in range(WIDEN_ROUNDS + 1):
-        in_graph, chosen = _price_and_solve(problem, candidates, in_graph, stats)
+        in_graph, chosen = _price_and_solve(problem, candidates, in_graph, stats, use_worker)
         starved = _starved(problem, candidates, in_graph, chosen, truncated)
         if not len(starved) or widening == WIDEN_ROUNDS:
             break
@@ -222,10 +234,11 @@ def _short_lists(problem: Problem, pairs: Pairs, k: int, threshold: float) -> np
 
 
 def _price_and_solve(
-    problem: Problem, candidates: Pairs, in_graph: np.ndarray, stats: dict[str, float]
+    problem: Problem, candidates: Pairs, in_graph: np.ndarray, stats: dict[str, float], use_worker: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Solve the graph, add the candidate pairs with a negative reduced cost, until none.
 
+    A first graph of SPLIT_MIN_ARCS pairs or more is solved in two halves (see flow.solve_halves).
     Stops once a round improves the total by less than PRICING_TOLERANCE, or as soon as the
     potentials prove that the optimum over every candidate pair is within PROVEN_GAP of the
     current cost (see flow.largest_gain): the confirmation round is then not needed.
@@ -239,9 +252,22 @@ def _price_and_solve(
     while True:
         index = np.flatnonzero(in_graph)
         clock = time.perf_counter()
-        chosen_in = assign(
-            candidates.oi[index], candidates.pi[index], arc_cost[index], big, order_keys, provider_keys
-        )
+        split: tuple[IntArray, IntArray, IntArray | None] | None = None
+        if previous is None and len(index) >= SPLIT_MIN_ARCS:
+            chosen_in, split = solve_halves(
+                candidates.oi[index],
+                candidates.pi[index],
+                arc_cost[index],
+                big,
+                (problem.o_x, problem.o_y),
+                (problem.p_x, problem.p_y),
+                use_worker=use_worker,
+            )
+            stats["split_rounds"] = stats.get("split_rounds", 0.0) + 1
+        else:
+            chosen_in = assign(
+                candidates.oi[index], candidates.pi[index], arc_cost[index], big, order_keys, provider_keys
+            )
         stats["flow_s"] = stats.get("flow_s", 0.0) + time.perf_counter() - clock
         stats["pricing_rounds"] += 1
         cost_now = float(candidates.cost[index[chosen_in]].sum())
@@ -252,7 +278,7 @@ def _price_and_solve(
         entering = np.zeros(len(candidates), bool)
         if not settled and stats["pricing_rounds"] < MAX_PRICING_ROUNDS:
             clock = time.perf_counter()
-            d_order, d_provider, every = potentials(
+            d_order, d_provider, every = split or potentials(
                 candidates.oi[index], candidates.pi[index], arc_cost[index], chosen_in, n, m, big
             )
             reduced = arc_cost + d_order[candidates.oi] - d_provider[candidates.pi]
