@@ -8,6 +8,8 @@ covers the farthest reach); its candidates are the `k` cheapest feasible pairs s
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +42,7 @@ class GridIndex:
         self.problem = problem
         self.base_km = base_km
         self._levels: dict[int, tuple[IntArray, IntArray]] = {}
+        self._lock = threading.Lock()  # two threads may search at once (generate_in_halves)
         # One entry per (category, provider): an order only looks at its own category.
         if problem.category_codes is None:
             self.entry_provider = np.arange(len(problem.providers), dtype=np.int64)
@@ -95,13 +98,14 @@ class GridIndex:
 
     def level(self, level: int) -> tuple[IntArray, IntArray]:
         """Return (sorted keys, provider indices in key order) at a level."""
-        if level not in self._levels:
-            p = self.entry_provider
-            column, iy = self._keys(self.entry_x, self.entry_y, self.entry_category, level)
-            keys = column + iy
-            order = np.argsort(keys, kind="stable")
-            self._levels[level] = (keys[order], p[order])
-        return self._levels[level]
+        with self._lock:
+            if level not in self._levels:
+                p = self.entry_provider
+                column, iy = self._keys(self.entry_x, self.entry_y, self.entry_category, level)
+                keys = column + iy
+                order = np.argsort(keys, kind="stable")
+                self._levels[level] = (keys[order], p[order])
+            return self._levels[level]
 
     def neighbourhood_counts(self, orders: IntArray, level: int) -> IntArray:
         """Return how many providers the 3 x 3 cells around each order hold."""
@@ -198,3 +202,29 @@ def generate(problem: Problem, grid: GridIndex, orders: IntArray, *, pool: int |
         pending = pending[~done[pending]]
         level += 1
     return Candidates(Pairs.concat(parts), seen, truncated)
+
+
+def generate_in_halves(
+    problem: Problem, grid: GridIndex, orders: IntArray, *, pool: int | IntArray, use_threads: bool
+) -> Candidates:
+    """Return what `generate` returns, searched for the east and west halves of the orders apart.
+
+    The same pairs and facts for each order, whichever way; with `use_threads` the halves are
+    searched at once (numpy releases the GIL in its array work), the east one in a thread.
+    """
+    orders = np.unique(np.asarray(orders, np.int64))
+    cut = float(np.median(problem.o_x[orders])) if len(orders) else 0.0
+    east, west = orders[problem.o_x[orders] >= cut], orders[problem.o_x[orders] < cut]
+    if use_threads:
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            future = thread.submit(generate, problem, grid, east, pool=pool)
+            second = generate(problem, grid, west, pool=pool)
+            first = future.result()
+    else:
+        first = generate(problem, grid, east, pool=pool)
+        second = generate(problem, grid, west, pool=pool)
+    return Candidates(
+        Pairs.concat([first.pairs, second.pairs]),
+        first.seen_feasible + second.seen_feasible,
+        first.truncated | second.truncated,
+    )

@@ -7,8 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.matching.engine import solve, solver, workers
+from services.matching.engine import FloorPolicy, HaversineTravel, Limits, Weights, solve, solver, workers
+from services.matching.engine.candidates import GridIndex, default_base_km, generate, generate_in_halves
 from services.matching.engine.flow import assign, largest_gain, solve_halves, unassigned_cost
+from services.matching.engine.problem import Problem
 from tests.matching.engine.builders import NOW, make_order, make_provider
 
 
@@ -83,7 +85,57 @@ class TestSolveHalves:
             assert (mine == theirs).all()
 
 
+def around_lyon(seed: int, n: int, m: int) -> tuple[list, list]:  # type: ignore[type-arg]
+    """Return n orders and m providers spread over central Lyon."""
+    rng = np.random.default_rng(seed)
+
+    def spot() -> tuple[float, float]:
+        return 45.76 + rng.uniform(-0.03, 0.03), 4.84 + rng.uniform(-0.04, 0.04)
+
+    orders = [make_order(f"o{i:04}", spot()) for i in range(n)]
+    providers = [make_provider(f"p{i:04}", spot(), travel_radius_km=rng.uniform(1, 6)) for i in range(m)]
+    return orders, providers
+
+
+class TestGenerateInHalves:
+    @pytest.mark.parametrize("use_threads", [False, True])
+    def test_finds_what_one_search_finds_for_each_order(self, use_threads: bool) -> None:
+        orders, providers = around_lyon(4, 300, 700)
+        problem = Problem(
+            orders,
+            providers,
+            now=NOW,
+            weights=Weights(),
+            floor=FloorPolicy(),
+            travel=HaversineTravel(),
+            radius_factor=1.0,
+            limits=Limits(),
+        )
+        every = np.arange(len(orders), dtype=np.int64)
+        whole = generate(problem, GridIndex(problem, default_base_km(problem, 24)), every, pool=24)
+        grid = GridIndex(problem, default_base_km(problem, 24))
+        halves = generate_in_halves(problem, grid, every, pool=24, use_threads=use_threads)
+        assert set(zip(whole.pairs.oi.tolist(), whole.pairs.pi.tolist(), strict=True)) == set(
+            zip(halves.pairs.oi.tolist(), halves.pairs.pi.tolist(), strict=True)
+        )
+        assert len(halves.pairs) == len(whole.pairs)
+        assert (halves.seen_feasible == whole.seen_feasible).all()
+        assert (halves.truncated == whole.truncated).all()
+
+
 class TestSplitSolve:
+    def test_the_result_does_not_depend_on_the_worker(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        if workers.available_cores() < 2 or not workers.start():
+            pytest.skip("no second core for the worker process")
+        monkeypatch.setattr(solver, "SPLIT_MIN_ARCS", 1)
+        monkeypatch.setattr(solver, "SPLIT_MIN_ORDERS", 1)
+        orders, providers = around_lyon(9, 200, 260)
+        alone, helped = (solve(orders, providers, now=NOW, workers=w) for w in (1, 2))
+        assert alone.stats["split_rounds"] == helped.stats["split_rounds"] == 1
+        assert [(a.order_id, a.provider_id) for a in alone.assignments] == [
+            (a.order_id, a.provider_id) for a in helped.assignments
+        ]
+
     def test_a_split_first_round_ends_within_the_proven_gap_of_one_whole_solve(
         self, monkeypatch: pytest.MonkeyPatch
     ) -> None:
