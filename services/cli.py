@@ -39,7 +39,8 @@ def serve(
     build_components(settings, names)  # fail early on an unknown name
     console.print(f"[bold]Coup de main[/] {service or 'all services'} ({settings.mode.value}) "
                   f"on http://{host}:{port}  — API docs at http://{host}:{port}/docs")
-    app_ = create_platform_app(settings, names, demo_providers=0 if service else demo_providers)
+    app_ = create_platform_app(settings, names, demo_providers=0 if service else demo_providers,
+                               server_process=True)
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 

@@ -61,14 +61,22 @@ def create_platform_app(
     names: Sequence[str] | None = None,
     *,
     demo_providers: int = 0,
+    server_process: bool = False,
 ) -> FastAPI:
-    """Build one app serving the named services (all four: the embedded mode), optionally seeded."""
+    """Build one app serving the named services (all four: the embedded mode), optionally seeded.
+
+    `server_process`: the app is this process's whole life (`dispatch serve`), see `create_app`.
+    """
     settings = settings or PlatformSettings()
     components = build_components(settings, names)
     is_whole_platform = len(components) == len(COMPONENTS)
     hooks = [demo_seeder(demo_providers)] if is_whole_platform and demo_providers > 0 else []
     app = create_app(
-        components, settings, title="Coup de main" if is_whole_platform else None, on_started=hooks
+        components,
+        settings,
+        title="Coup de main" if is_whole_platform else None,
+        on_started=hooks,
+        freeze_heap=server_process,
     )
     if is_whole_platform:  # the distributed mode's reverse proxy serves these files itself
         from fastapi.staticfiles import StaticFiles

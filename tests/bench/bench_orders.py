@@ -26,6 +26,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -95,9 +96,7 @@ def serve_pricing(port: int, start_at: str) -> None:
 # ---------------------------------------------------------------- the orders server process
 
 
-def serve_orders(port: int, schema: str, pricing_url: str, prefix: str, pool: int) -> None:
-    import uvicorn
-
+def serve_orders(port: int, schema: str, pricing_url: str, prefix: str, pool: int, ready_file: str) -> None:
     from services.orders.app import OrdersComponent
     from services.orders.config import OrdersSettings
     from shared.app import create_app
@@ -113,21 +112,42 @@ def serve_orders(port: int, schema: str, pricing_url: str, prefix: str, pool: in
                                        db_pool_size=pool),
     )
     bus = KafkaBus(os.environ["TEST_KAFKA_BOOTSTRAP"], topic_prefix=prefix, client_id=f"orders-{schema}")
-    app = create_app([component], settings, bus=bus)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                loop="uvloop", http="httptools", backlog=2048)
+    app = create_app([component], settings, bus=bus, freeze_heap=True)
+    serve_on_shared_port(app, port, ready_file)
+
+
+def serve_on_shared_port(app: Any, port: int, ready_file: str) -> None:
+    """Run uvicorn on `port` with SO_REUSEPORT, and create `ready_file` once it listens.
+
+    The workers of one server share the port and the kernel spreads connections over them,
+    as with a pre-forking server.
+    """
+    import uvicorn
+    import uvloop
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+
+    class Server(uvicorn.Server):
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            os.close(os.open(ready_file, os.O_CREAT | os.O_WRONLY))  # lifespan done, listening
+
+    config = uvicorn.Config(app, log_level="warning", access_log=False, http="httptools", backlog=2048)
+    uvloop.run(Server(config).serve(sockets=[sock]))
 
 
 # ---------------------------------------------------------------- the baseline server process
 
 
-def serve_baseline(port: int, schema: str, pool: int) -> None:
+def serve_baseline(port: int, schema: str, pool: int, ready_file: str) -> None:
     """Validate the same body; insert one row and one outbox row with asyncpg in one transaction."""
     from collections.abc import AsyncIterator
     from contextlib import asynccontextmanager
 
     import asyncpg
-    import uvicorn
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
 
@@ -174,8 +194,7 @@ def serve_baseline(port: int, schema: str, pool: int) -> None:
                 str(uuid.uuid4()), order_id, data, now)
         return JSONResponse({"id": order_id, "status": "confirmed"}, status_code=201)
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False,
-                loop="uvloop", http="httptools", backlog=2048)
+    serve_on_shared_port(app, port, ready_file)
 
 
 # ---------------------------------------------------------------- the load generator process
@@ -259,6 +278,16 @@ def wait_http(port: int, path: str = "/healthz", timeout: float = 60) -> None:
     raise TimeoutError(f"nothing answered on port {port}")
 
 
+def wait_file(path: Path, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{proc.args} did not start")
+        time.sleep(0.05)
+
+
 def wait_tcp(port: int, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -277,15 +306,15 @@ def cpu_seconds(pid: int) -> float:
 
 
 def load(port: int, token: str, start_at: str, seconds: float, warmup_s: float,
-         connections: int, server_pid: int) -> dict[str, Any]:
-    before = cpu_seconds(server_pid)
+         connections: int, server_pids: list[int]) -> dict[str, Any]:
+    before = sum(cpu_seconds(pid) for pid in server_pids)
     out = subprocess.run(
         [sys.executable, __file__, "--load", str(port), token, start_at, str(seconds), str(warmup_s),
          str(connections), uuid.uuid4().hex[:8]],
         capture_output=True, check=True,
     ).stdout
     result: dict[str, Any] = json.loads(out)
-    result["server_cpu_s"] = cpu_seconds(server_pid) - before
+    result["server_cpu_s"] = sum(cpu_seconds(pid) for pid in server_pids) - before
     result["requests_total"] = len(result["latencies_ms"])
     return result
 
@@ -370,7 +399,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short runs (< 30 s)")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--pool", type=int, default=20)
+    parser.add_argument("--pool", type=int, default=20, help="database connections per worker")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="processes per server (orders and baseline alike), sharing one port")
     args = parser.parse_args()
 
     from rich.console import Console
@@ -394,26 +425,39 @@ def main() -> None:
     stub_port, ours_port, base_port = free_port(), free_port(), free_port()
 
     procs = [spawn("--serve-pricing", str(stub_port), start_at)]
+    ready_dir = Path(tempfile.mkdtemp(prefix="bench-orders-"))
+
+    def start_workers(*spawn_args: str) -> list[int]:
+        # One after the other: the first one creates the schema, the others find it.
+        pids = []
+        for k in range(args.workers):
+            ready = ready_dir / f"{spawn_args[0].strip('-')}-{k}"
+            proc = spawn(*spawn_args, str(ready))
+            procs.append(proc)
+            pids.append(proc.pid)
+            wait_file(ready, proc)
+        return pids
+
     try:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("starting servers", total=2 + 2 * rounds)
             wait_tcp(stub_port)
-            procs.append(spawn("--serve-baseline", str(base_port), base_schema, str(args.pool)))
-            wait_http(base_port)
+            base_pids = start_workers("--serve-baseline", str(base_port), base_schema, str(args.pool))
             progress.advance(task)
-            procs.append(spawn("--serve-orders", str(ours_port), ours_schema,
-                               f"http://127.0.0.1:{stub_port}", prefix, str(args.pool)))
+            pricing_url = f"http://127.0.0.1:{stub_port}"
+            ours_pids = start_workers("--serve-orders", str(ours_port), ours_schema, pricing_url, prefix,
+                                      str(args.pool))
             wait_http(ours_port, "/readyz")
             base_runs, ours_runs = [], []
             for r in range(rounds):
                 progress.advance(task)
                 progress.update(task, description=f"round {r + 1}/{rounds}: baseline, {seconds:.0f} s")
                 base_runs.append(load(base_port, token, start_at, seconds, warmup, args.connections,
-                                      procs[1].pid))
+                                      base_pids))
                 progress.advance(task)
                 progress.update(task, description=f"round {r + 1}/{rounds}: orders, {seconds:.0f} s")
                 ours_runs.append(load(ours_port, token, start_at, seconds, warmup, args.connections,
-                                      procs[2].pid))
+                                      ours_pids))
             base_raw, ours_raw = pool_runs(base_runs), pool_runs(ours_runs)
             progress.advance(task)
         ours, base = figures(ours_raw), figures(base_raw)
@@ -441,7 +485,8 @@ def main() -> None:
         "rate_per_round": {"orders": ours["rate_per_round"], "baseline": base["rate_per_round"]},
         "statuses": {"orders": ours["statuses"], "baseline": base["statuses"]},
         "rows_written": {"orders": rows, "outbox": outbox},
-        "setup": {"connections": args.connections, "db_pool": args.pool, "seconds": seconds,
+        "setup": {"connections": args.connections, "db_pool_per_worker": args.pool,
+                  "workers_per_server": args.workers, "seconds": seconds,
                   "rounds": rounds,
                   "warmup_s": warmup, "cpus": os.cpu_count(), "quick": args.quick,
                   "pricing": "raw asyncio stub process, canned quote per id",
@@ -468,9 +513,9 @@ if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--serve-pricing":
         serve_pricing(int(sys.argv[2]), sys.argv[3])
     elif len(sys.argv) > 1 and sys.argv[1] == "--serve-orders":
-        serve_orders(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]))
+        serve_orders(int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5], int(sys.argv[6]), sys.argv[7])
     elif len(sys.argv) > 1 and sys.argv[1] == "--serve-baseline":
-        serve_baseline(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+        serve_baseline(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5])
     elif len(sys.argv) > 1 and sys.argv[1] == "--load":
         a = sys.argv[2:]
         run_load(int(a[0]), a[1], a[2], float(a[3]), float(a[4]), int(a[5]), a[6])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -126,3 +127,18 @@ async def test_asyncapi_lists_every_topic(app: FastAPI) -> None:
     addresses = {c["address"] for c in document["channels"].values()}
     assert addresses == {"providers.events", "pricing.events", "orders.events", "matching.events"}
     assert "order-confirmed.v1" in document["components"]["messages"]
+
+
+async def test_a_server_process_freezes_its_start_up_heap(settings: PlatformSettings) -> None:
+    assert gc.get_freeze_count() == 0
+    frozen_app = create_app([DemoComponent(settings)], settings, bus=InMemoryBus(), freeze_heap=True)
+    plain_app = create_app([DemoComponent(settings)], settings, bus=InMemoryBus())
+    try:
+        async with running_app(plain_app) as http:
+            assert (await http.get("/healthz")).status_code == 200
+        assert gc.get_freeze_count() == 0  # by default (tests build many apps) nothing is frozen
+        async with running_app(frozen_app) as http:
+            assert (await http.get("/healthz")).status_code == 200
+            assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
