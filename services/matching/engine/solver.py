@@ -11,6 +11,7 @@ from typing import ParamSpec, TypeVar
 
 import numpy as np
 
+from services.matching.engine import workers as worker_pool
 from services.matching.engine.calendar import Busy, minutes_from
 from services.matching.engine.candidates import GridIndex, default_base_km, generate, generate_in_halves
 from services.matching.engine.flow import (
@@ -43,7 +44,6 @@ from services.matching.engine.problem import (
     Problem,
 )
 from services.matching.engine.travel import HaversineTravel, TravelModel
-from services.matching.engine.workers import available_cores
 
 DEFAULT_MAX_CANDIDATES = 8
 DEFAULT_POOL = 24
@@ -116,10 +116,8 @@ def solve(
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
     if radius_factor <= 0 or max_candidates < 1 or alternatives < 0 or (workers is not None and workers < 1):
-        raise ValueError(
-            "radius_factor must be > 0, max_candidates >= 1, alternatives >= 0, workers >= 1"
-        )
-    use_worker = available_cores() >= 2 if workers is None else workers >= 2
+        raise ValueError("radius_factor must be > 0, max_candidates >= 1, alternatives >= 0, workers >= 1")
+    use_worker = worker_pool.available_cores() >= 2 if workers is None else workers >= 2
     weights = weights or Weights()
     floor = floor or FloorPolicy()
     travel = travel or HaversineTravel()
@@ -170,11 +168,21 @@ def solve(
 
     in_graph = _short_lists(problem, candidates, max_candidates, _threshold(problem))
     stats["pricing_rounds"] = 0.0
+
+    def finish(candidates: Pairs, in_graph: np.ndarray, chosen: np.ndarray) -> BatchResult:
+        """Build the result of a final graph and its flow."""
+        clock = time.perf_counter()
+        result = _result(problem, candidates.take(in_graph), chosen[in_graph], alternatives, pinned)
+        stats["result_s"] = time.perf_counter() - clock
+        return result
+
+    result: BatchResult | None = None
     for widening in range(WIDEN_ROUNDS + 1):
-        in_graph, chosen = _price_and_solve(problem, candidates, in_graph, stats, use_worker)
+        in_graph, chosen, result = _price_and_solve(problem, candidates, in_graph, stats, use_worker, finish)
         starved = _starved(problem, candidates, in_graph, chosen, truncated)
         if not len(starved) or widening == WIDEN_ROUNDS:
             break
+        result = None
         pool *= WIDEN_FACTOR
         wider = generate(problem, grid, starved, pool=pool)
         truncated[starved] = wider.truncated[starved]
@@ -182,18 +190,12 @@ def solve(
         in_graph = np.concatenate([in_graph, np.zeros(len(wider.pairs), bool)])
         candidates, in_graph = _dedupe(candidates, in_graph)
         stats["widened_orders"] = stats.get("widened_orders", 0.0) + len(starved)
-    pairs = candidates.take(in_graph)
-    chosen = chosen[in_graph]
-    order = np.lexsort((pairs.pi, pairs.cost, pairs.oi))
-    pairs, chosen = pairs.take(order), chosen[order]
     stats["candidate_pairs"] = float(len(candidates))
-    stats["graph_pairs"] = float(len(pairs))
-    stats["solve_s"] = time.perf_counter() - started
-
-    clock = time.perf_counter()
-    result = _result(problem, pairs, chosen, alternatives, pinned)
-    stats["result_s"] = time.perf_counter() - clock
+    stats["graph_pairs"] = float(in_graph.sum())
+    if result is None:
+        result = finish(candidates, in_graph, chosen)
     stats["total_s"] = time.perf_counter() - started
+    stats["solve_s"] = stats["total_s"] - stats["result_s"]
     result.stats.update(stats)
     return result
 
@@ -270,14 +272,21 @@ def _short_lists(problem: Problem, pairs: Pairs, k: int, threshold: float) -> np
 
 
 def _price_and_solve(
-    problem: Problem, candidates: Pairs, in_graph: np.ndarray, stats: dict[str, float], use_worker: bool
-) -> tuple[np.ndarray, np.ndarray]:
+    problem: Problem,
+    candidates: Pairs,
+    in_graph: np.ndarray,
+    stats: dict[str, float],
+    use_worker: bool,
+    finish: Callable[[Pairs, np.ndarray, np.ndarray], BatchResult],
+) -> tuple[np.ndarray, np.ndarray, BatchResult | None]:
     """Solve the graph, add the candidate pairs with a negative reduced cost, until none.
 
     A first graph of SPLIT_MIN_ARCS pairs or more is solved in two halves (see flow.solve_halves).
     Stops once a round improves the total by less than PRICING_TOLERANCE, or as soon as the
     potentials prove that the optimum over every candidate pair is within PROVEN_GAP of the
     current cost (see flow.largest_gain): the confirmation round is then not needed.
+    With the worker process, a large graph's potentials are computed there while this process
+    builds the result with `finish`, in case they prove the flow good enough (returned then).
     """
     n, m = len(problem.orders), len(problem.providers)
     arc_cost = integer_costs(candidates.pi, candidates.cost, problem.limits.preferred_bonus, m)
@@ -312,11 +321,25 @@ def _price_and_solve(
         settled = previous is not None and previous - cost_now <= PRICING_TOLERANCE * abs(cost_now)
         previous = cost_now
         entering = np.zeros(len(candidates), bool)
+        chosen = np.zeros(len(candidates), bool)
+        chosen[index[chosen_in]] = True
+        result: BatchResult | None = None
         if not settled and stats["pricing_rounds"] < MAX_PRICING_ROUNDS:
             clock = time.perf_counter()
-            d_order, d_provider, every = split or potentials(
-                candidates.oi[index], candidates.pi[index], arc_cost[index], chosen_in, n, m, big
-            )
+            if split is None:
+                graph = (candidates.oi[index], candidates.pi[index], arc_cost[index], chosen_in, n, m, big)
+                future = (
+                    worker_pool.submit(potentials, *graph)
+                    if use_worker and len(index) >= SPLIT_MIN_ARCS
+                    else None
+                )
+                if future is not None:
+                    speculation = time.perf_counter()
+                    result = finish(candidates, in_graph, chosen)
+                    clock += time.perf_counter() - speculation
+                d_order, d_provider, every = worker_pool.result(future, potentials, *graph)
+            else:
+                d_order, d_provider, every = split
             reduced = arc_cost + d_order[candidates.oi] - d_provider[candidates.pi]
             negative = ~in_graph & (reduced < 0)
             entering = _most_negative(candidates.oi, reduced, negative, n)
@@ -329,9 +352,7 @@ def _price_and_solve(
             elif gain_bound <= PROVEN_GAP * total:
                 entering[:] = False
         if not entering.any():
-            chosen = np.zeros(len(candidates), bool)
-            chosen[index[chosen_in]] = True
-            return in_graph, chosen
+            return in_graph, chosen, result
         in_graph = in_graph | entering
 
 
@@ -407,9 +428,11 @@ def _result(
 ) -> BatchResult:
     """Build the assignments with their alternatives, and the reasons of the unassigned.
 
-    Pairs come sorted by (order, cost, provider): only the rows of assigned orders and of their
-    first alternatives are scored; the rest is whole-array work.
+    Only the rows of assigned orders and of their first alternatives (the cheapest pairs,
+    ties by provider) are scored; the rest is whole-array work.
     """
+    order = np.lexsort((pairs.pi, pairs.cost, pairs.oi))
+    pairs, chosen = pairs.take(order), chosen[order]
     n = len(problem.orders)
     picked = np.flatnonzero(chosen)
     winner = np.full(len(problem.providers), -1, np.int64)
