@@ -1,8 +1,14 @@
 """The demo city, the Métropole de Lyon: communes, postcodes, bounds, zones, where people live.
 
-Pure: the only input is the packaged `communes-lyon.csv` (read through importlib.resources,
-so it works from an installed package and from any working directory). Samplers take the
-caller's seeded random source and never touch global state.
+Pure: the only inputs are the packaged `communes-lyon.csv` and `communes-lyon-neighbours.csv`
+(read through importlib.resources, so they work from an installed package and from any
+working directory). Samplers take the caller's seeded random source and never touch global
+state.
+
+Pricing resolves a position to the postcode of the nearest commune centroid in France, so a
+point sampled near the Métropole's edge can belong to a commune outside it (a postcode no
+zone serves). The neighbours file holds the centroids just outside; the sampler redraws a
+point nearer to one of them than to every Métropole centroid.
 
 Figures are per row of the file, that is per commune and postcode. A commune served by
 several postcodes (Oullins-Pierre-Bénite: 69310 and 69600) has its population and households
@@ -24,7 +30,9 @@ from typing import Literal, NamedTuple, Protocol
 Weight = Literal["population", "households"]
 
 DATA_FILE = "communes-lyon.csv"
+NEIGHBOURS_FILE = "communes-lyon-neighbours.csv"
 KM_PER_DEGREE_LAT = 111.32
+EARTH_RADIUS_KM = 6371.0
 # Points fall in a disc around the town hall whose radius is this share of the radius of a
 # disc with the commune's area: mostly inside the commune, never far outside it.
 JITTER_SHARE = 0.7
@@ -54,6 +62,17 @@ class Commune:
     def jitter_radius_km(self) -> float:
         """Return how far from the town hall sampled points may fall."""
         return JITTER_SHARE * math.sqrt(self.area_km2 / math.pi)
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A commune centroid just outside the area, for one of its postcodes."""
+
+    insee: str
+    name: str
+    postcode: str
+    lat: float
+    lng: float
 
 
 @dataclass(frozen=True)
@@ -131,10 +150,15 @@ _ZONES: tuple[Zone, ...] = (
 
 @dataclass(frozen=True)
 class City:
-    """A metropolitan area: its communes, postcodes, bounds and samplers."""
+    """A metropolitan area: its communes, postcodes, bounds and samplers.
+
+    `neighbours` are the centroids just outside the area (within twice the widest sampling
+    radius of a town hall at least); sampled points nearer to one of them are redrawn.
+    """
 
     name: str
     communes: tuple[Commune, ...]
+    neighbours: tuple[Neighbour, ...] = ()
 
     @property
     def postcodes(self) -> tuple[str, ...]:
@@ -186,14 +210,30 @@ class City:
         """Draw a place where a person (or a household) of the area lives.
 
         A commune is chosen in proportion to its population (or households), then a point
-        uniformly in a disc around its town hall scaled to its area.
+        uniformly in a disc around its town hall scaled to its area, redrawn (in the same
+        commune, so communes keep their shares) while it is nearer to a neighbour's centroid
+        than to every centroid of the area: pricing would place it outside the area.
         """
         commune = self._pick(rng, weight)
-        radius_km = commune.jitter_radius_km * math.sqrt(rng.random())
-        angle = 2 * math.pi * rng.random()
-        lat = commune.lat + radius_km * math.cos(angle) / KM_PER_DEGREE_LAT
-        lng = commune.lng + radius_km * math.sin(angle) / _km_per_degree_lng(commune.lat)
-        return Position(commune.postcode, round(lat, 6), round(lng, 6), commune)
+        # Ends: the town hall is its own nearest centroid, so a draw near it is kept.
+        while True:
+            radius_km = commune.jitter_radius_km * math.sqrt(rng.random())
+            angle = 2 * math.pi * rng.random()
+            lat = commune.lat + radius_km * math.cos(angle) / KM_PER_DEGREE_LAT
+            lng = commune.lng + radius_km * math.sin(angle) / _km_per_degree_lng(commune.lat)
+            lat, lng = round(lat, 6), round(lng, 6)
+            if self.is_inside(lat, lng, commune):
+                return Position(commune.postcode, lat, lng, commune)
+
+    def is_inside(self, lat: float, lng: float, commune: Commune) -> bool:
+        """Say whether a point of `commune`'s disc is nearer to an area centroid than to any neighbour's."""
+        rivals = self._rivals.get(commune)
+        if rivals is None:
+            return True
+        ours, theirs = rivals
+        la, lo = math.radians(lat), math.radians(lng)
+        nearest_ours = min(_distance2(la, lo, c) for c in ours)
+        return all(_distance2(la, lo, c) > nearest_ours for c in theirs)
 
     def sample_positions(
         self, rng: RandomSource, count: int, weight: Weight = "population"
@@ -208,12 +248,49 @@ class City:
             "households": tuple(itertools.accumulate(c.households for c in self.communes)),
         }
 
+    @cached_property
+    def _rivals(self) -> dict[Commune, tuple[list[_Radians], list[_Radians]]]:
+        """Map each commune with a neighbour in reach to the area's and the neighbours' centroids in reach.
+
+        A centroid nearer to a point of the disc than the town hall is within twice the disc's
+        radius of the town hall; the margin covers the flat-earth metric and the rounding.
+        """
+        rivals = {}
+        for commune in self.communes:
+            reach_km = 2.2 * commune.jitter_radius_km + 0.1
+            theirs = [_radians(n.lat, n.lng) for n in self.neighbours if _within(commune, n, reach_km)]
+            if theirs:
+                ours = [_radians(c.lat, c.lng) for c in self.communes if _within(commune, c, reach_km)]
+                rivals[commune] = (ours, theirs)
+        return rivals
+
     def _pick(self, rng: RandomSource, weight: Weight) -> Commune:
         cumulative = self._cumulative.get(weight)
         if cumulative is None:
             raise ValueError(f"weight must be 'population' or 'households', not {weight!r}")
         point = rng.random() * cumulative[-1]
         return self.communes[min(bisect.bisect_right(cumulative, point), len(cumulative) - 1)]
+
+
+class _Radians(NamedTuple):
+    lat: float
+    lng: float
+
+
+def _radians(lat: float, lng: float) -> _Radians:
+    return _Radians(math.radians(lat), math.radians(lng))
+
+
+def _distance2(lat: float, lng: float, centroid: _Radians) -> float:
+    """Return the squared distance (radians) as pricing ranks centroids (services/pricing/geo.py)."""
+    x = (centroid.lng - lng) * math.cos((centroid.lat + lat) / 2)
+    y = centroid.lat - lat
+    return x * x + y * y
+
+
+def _within(commune: Commune, other: Commune | Neighbour, km: float) -> bool:
+    here = _radians(commune.lat, commune.lng)
+    return math.sqrt(_distance2(here.lat, here.lng, _radians(other.lat, other.lng))) * EARTH_RADIUS_KM <= km
 
 
 def _km_per_degree_lng(lat: float) -> float:
@@ -259,11 +336,29 @@ def parse_communes(text: str) -> tuple[Commune, ...]:
     return tuple(communes)
 
 
+def parse_neighbours(text: str) -> tuple[Neighbour, ...]:
+    """Parse the packaged neighbours CSV text into centroids, one per row."""
+    return tuple(
+        Neighbour(
+            insee=row["insee_com"],
+            name=row["commune_article"] or row["commune"],
+            postcode=row["code_postal"],
+            lat=float(row["lat"]),
+            lng=float(row["lng"]),
+        )
+        for row in csv.DictReader(io.StringIO(text))
+    )
+
+
 @cache
 def load_city() -> City:
     """Return the Métropole de Lyon from the packaged open-data subset (read once)."""
-    text = resources.files("services.demo").joinpath(DATA_FILE).read_text(encoding="utf-8")
-    return City(name="Métropole de Lyon", communes=parse_communes(text))
+    package = resources.files("services.demo")
+    return City(
+        name="Métropole de Lyon",
+        communes=parse_communes(package.joinpath(DATA_FILE).read_text(encoding="utf-8")),
+        neighbours=parse_neighbours(package.joinpath(NEIGHBOURS_FILE).read_text(encoding="utf-8")),
+    )
 
 
 def zones() -> tuple[Zone, ...]:
@@ -275,11 +370,13 @@ __all__ = [
     "Bounds",
     "City",
     "Commune",
+    "Neighbour",
     "Position",
     "RandomSource",
     "Weight",
     "Zone",
     "load_city",
     "parse_communes",
+    "parse_neighbours",
     "zones",
 ]
