@@ -25,6 +25,11 @@ How it works (each step in its module):
   would lower the cost enter, until a round gains below 0.01% or the potentials prove the
   cost within 0.05% of the optimum over all candidates. Orders left out whose search was
   cut short are searched wider (tight supply).
+- ``workers``: a second core for large batches (one worker process, started once): the
+  candidates of the east and west halves of the orders are searched at once (a thread), the
+  first graph is solved as two halves of the map at once (their potentials price every pair,
+  across the cut too, and the next round solves the whole graph), and the last round's proof
+  is computed while the result is built. The result never depends on the number of cores.
 - ``explain``: plain words with the numbers; ``instances``: city-like test batches.
 
 Integer costs break ties by provider id; the result depends only on the input, never on
