@@ -14,6 +14,7 @@ from shared.db import Database, InfraBase, UnitOfWork
 from shared.events import registry
 from shared.events.envelope import Envelope, utcnow
 from shared.events.registry import EventPayload
+from shared.observability import bind_trace_id
 
 log = structlog.get_logger(__name__)
 
@@ -44,8 +45,18 @@ async def claim(uow: UnitOfWork, consumer: str, envelope: Envelope) -> bool:
     return True
 
 
+async def already_claimed(uow: UnitOfWork, consumer: str, event_ids: list[str]) -> set[str]:
+    """Return which of `event_ids` `consumer` has already handled (one query for a batch)."""
+    rows = await uow.session.scalars(
+        select(InboxRow.event_id).where(InboxRow.consumer == consumer, InboxRow.event_id.in_(event_ids))
+    )
+    return set(rows)
+
+
 P = TypeVar("P", bound=EventPayload)
 EventUseCase = Callable[[UnitOfWork, Any, Envelope], Awaitable[None]]
+# The same use case for a run of consecutive events of one type: [(payload, envelope), ...]
+EventsUseCase = Callable[[UnitOfWork, list[tuple[Any, Envelope]]], Awaitable[None]]
 
 
 class EventRouter:
@@ -55,6 +66,7 @@ class EventRouter:
         self.database = database
         self.consumer = consumer
         self._handlers: dict[str, EventUseCase] = {}
+        self._run_handlers: dict[str, EventsUseCase] = {}
 
     def on(self, model: type[P]) -> Callable[[EventUseCase], EventUseCase]:
         """Register `fn(uow, payload, envelope)` for events of `model`'s type."""
@@ -65,8 +77,12 @@ class EventRouter:
 
         return decorate
 
-    def add(self, model: type[EventPayload], fn: EventUseCase) -> None:
+    def add(self, model: type[EventPayload], fn: EventUseCase, many: EventsUseCase | None = None) -> None:
+        """Register `fn` for events of `model`'s type; `many`, if given, takes a run of them in
+        one call inside a batch (e.g. one query for all) and must do what `fn` does for each."""
         self._handlers[model.event_type] = fn
+        if many is not None:
+            self._run_handlers[model.event_type] = many
 
     @property
     def types(self) -> list[str]:
@@ -84,3 +100,47 @@ class EventRouter:
                 return
             await fn(uow, payload, envelope)
             await uow.commit()
+
+    async def handle_batch(self, envelopes: list[Envelope]) -> None:
+        """Handle consecutive envelopes of one partition, in order, in ONE transaction.
+
+        One inbox look-up, one flush and one commit for the lot instead of one each. All or
+        nothing: if any handler fails the whole batch rolls back and the caller delivers the
+        envelopes one by one (retries, dead-lettering), so no event is half-applied.
+        """
+        todo: list[tuple[EventUseCase, Any, Envelope]] = []
+        ids: set[str] = set()
+        for envelope in envelopes:
+            fn = self._handlers.get(envelope.type)
+            event_id = str(envelope.event_id)
+            if fn is None or event_id in ids:  # a duplicate inside the batch counts once
+                continue
+            ids.add(event_id)
+            todo.append((fn, registry.parse(envelope), envelope))
+        if not todo:
+            return
+        async with self.database.unit_of_work() as uow:
+            done = await already_claimed(uow, self.consumer, list(ids))
+            run: list[tuple[Any, Envelope]] = []  # consecutive events of one type with a `many` form
+            for fn, payload, envelope in todo:
+                event_id = str(envelope.event_id)
+                if event_id in done:
+                    log.info("event_duplicate_skipped", consumer=self.consumer, event_id=event_id)
+                    continue
+                uow.session.add(InboxRow(consumer=self.consumer, event_id=event_id, event_type=envelope.type))
+                if run and run[0][1].type != envelope.type:
+                    await self._run(uow, run)
+                if envelope.type in self._run_handlers:
+                    run.append((payload, envelope))
+                    continue
+                bind_trace_id(envelope.trace_id)  # events this handler stages carry its trace
+                await fn(uow, payload, envelope)
+            await self._run(uow, run)
+            await uow.commit()
+
+    async def _run(self, uow: UnitOfWork, run: list[tuple[Any, Envelope]]) -> None:
+        """Hand a run of same-type events to their `many` use case, and empty the run."""
+        if run:
+            bind_trace_id(run[0][1].trace_id)
+            await self._run_handlers[run[0][1].type](uow, list(run))
+            run.clear()

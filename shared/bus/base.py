@@ -75,6 +75,31 @@ class EventBus(ABC):
     async def ping(self) -> None:
         """Raise if the broker cannot be reached."""
 
+    async def deliver_many(
+        self, subscription: Subscription, topic: str, messages: list[tuple[str, bytes]]
+    ) -> None:
+        """Deliver consecutive messages of one partition (or topic), in order.
+
+        A handler with `handle_batch` (the inbox's EventRouter) takes them in one transaction;
+        if that fails for any reason nothing of it committed, and they go one by one through
+        `deliver` (retries, dead-lettering), so the contract is the one of `deliver`.
+        """
+        handle_batch = getattr(subscription.handler, "handle_batch", None)
+        if handle_batch is not None and len(messages) > 1:
+            try:
+                envelopes = [Envelope.from_json(value) for _, value in messages]
+                await handle_batch(envelopes)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("event_batch_failed", group=subscription.group, count=len(messages), error=repr(exc))
+            else:
+                for envelope in envelopes:
+                    EVENTS_HANDLED.labels(subscription.group, envelope.type, "ok").inc()
+                return
+        for key, value in messages:
+            await self.deliver(subscription, topic, key, value)
+
     async def deliver(self, subscription: Subscription, topic: str, key: str, value: bytes) -> None:
         """Run the handler under the retry policy; dead-letter the message when it keeps failing."""
         try:

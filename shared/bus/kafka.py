@@ -16,6 +16,8 @@ from shared.events.registry import SERVICES, dead_letter_topic, topic_for
 
 log = structlog.get_logger(__name__)
 
+BATCH_SIZE = 100  # messages of one partition handled in one transaction at most
+
 
 class KafkaBus(EventBus):
     """Kafka behind the EventBus interface."""
@@ -184,9 +186,11 @@ class KafkaBus(EventBus):
         tp: TopicPartition,
         records: list[ConsumerRecord[bytes, bytes]],
     ) -> None:
-        for record in records:
-            key = record.key.decode() if record.key else ""
-            await self.deliver(subscription, self._logical(tp.topic), key, record.value or b"")
+        messages = [(record.key.decode() if record.key else "", record.value or b"") for record in records]
+        topic = self._logical(tp.topic)
+        # Chunks bound how long one transaction holds its locks (and what a failure redoes one by one).
+        for start in range(0, len(messages), BATCH_SIZE):
+            await self.deliver_many(subscription, topic, messages[start : start + BATCH_SIZE])
         # Every handler's transaction has committed: now the offset may move on. A crash
         # before this line redelivers the batch, which the idempotent consumers absorb.
         await consumer.commit({tp: records[-1].offset + 1})
