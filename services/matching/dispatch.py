@@ -65,6 +65,8 @@ class Dispatcher:
         self.database = database
         self.settings = settings
         self.clock = clock
+        # provider id -> (what the description was made from, the engine's description)
+        self._states: dict[str, tuple[Any, ProviderState]] = {}
 
     async def run_batch(self) -> BatchReport:
         """Run one full batch: lapses, deadlines, then every zone with a pool."""
@@ -171,13 +173,29 @@ class Dispatcher:
         for mission in held:
             by_provider.setdefault(mission.provider_id, []).append(mission)
         states = [
-            planner.provider_state(
-                p, by_provider.get(p.provider_id, []), held_orders, hours.get(p.provider_id, 0.0)
-            )
+            self._state(p, by_provider.get(p.provider_id, []), held_orders, hours.get(p.provider_id, 0.0))
             for p in rows
         ]
         exclusions = await repo.exclusions([o.order_id for o in orders])
         return orders, states, exclusions
+
+    def _state(
+        self, row: Any, missions: list[Any], held_orders: dict[str, Order], hours: float
+    ) -> ProviderState:
+        """Describe a provider to the engine, reusing the description of an unchanged one.
+
+        Every zone of every batch describes every free provider; most are the same as last
+        time (same row, no mission held, same hours), and ProviderState is immutable.
+        """
+        if missions:
+            return planner.provider_state(row, missions, held_orders, hours)
+        key = (tuple(row), hours)
+        cached = self._states.get(row.provider_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        state = planner.provider_state(row, missions, held_orders, hours)
+        self._states[row.provider_id] = (key, state)
+        return state
 
     async def dispatch_zone(self, zone: str, now: datetime, report: BatchReport) -> None:
         """Solve one zone's pool under its lock and send the offers, in one transaction."""
@@ -202,12 +220,13 @@ class Dispatcher:
             by_id = {o.order_id: o for o in orders}
             batch_id = new_id()
             # Offers go in by provider id in every process: waits on a contested provider never cycle.
-            for assignment, factor in sorted(plan.assignments, key=lambda pair: pair[0].provider_id):
-                order = by_id[assignment.order_id]
-                if await self._offer(uow, repo, order, assignment, now, batch_id):
+            chosen = sorted(plan.assignments, key=lambda pair: pair[0].provider_id)
+            made = await self._offer_all(uow, repo, by_id, chosen, now, batch_id)
+            for (assignment, factor), is_made in zip(chosen, made, strict=True):
+                if is_made:
                     record_decision(
                         repo,
-                        order.order_id,
+                        assignment.order_id,
                         batch_id=batch_id,
                         now=now,
                         provider_id=assignment.provider_id,
@@ -233,11 +252,39 @@ class Dispatcher:
             await uow.commit()
             report.zones_solved.append(zone)
 
-    async def _offer(
-        self, uow: Any, repo: MatchingRepository, order: Order, assignment: Any, now: datetime, batch_id: str
-    ) -> bool:
-        """Create one offer; on PostgreSQL inside a savepoint so a lost race skips only this order."""
-        kwargs = {
+    async def _offer_all(
+        self,
+        uow: Any,
+        repo: MatchingRepository,
+        by_id: dict[str, Order],
+        chosen: list[tuple[Any, float]],
+        now: datetime,
+        batch_id: str,
+    ) -> list[bool]:
+        """Create the batch's offers with one flush; whether each one was made.
+
+        A lost race is rare (two zones' batches picking one provider), so every offer goes in
+        at once under one savepoint; only when a unique index refuses one are they redone one
+        savepoint each, so that the lost race skips that order alone.
+        """
+        if not chosen:
+            return []
+        if not self.database.is_postgres:
+            return [await self._offer(uow, repo, by_id[a.order_id], a, now, batch_id) for a, _ in chosen]
+        try:
+            async with uow.session.begin_nested():
+                for assignment, _ in chosen:
+                    make_offer(uow, repo, by_id[assignment.order_id], assignment.provider_id,
+                               **self._offer_args(assignment, now, batch_id))
+                await uow.session.flush()
+            return [True] * len(chosen)
+        except IntegrityError:
+            for assignment, _ in chosen:  # the savepoint's rollback expired them
+                await uow.session.refresh(by_id[assignment.order_id])
+        return [await self._offer(uow, repo, by_id[a.order_id], a, now, batch_id) for a, _ in chosen]
+
+    def _offer_args(self, assignment: Any, now: datetime, batch_id: str) -> dict[str, Any]:
+        return {
             "now": now,
             "ttl_s": self.settings.offer_ttl_s,
             "start_at": assignment.start_at,
@@ -245,6 +292,12 @@ class Dispatcher:
             "supplement_cents": assignment.supplement_cents,
             "batch_id": batch_id,
         }
+
+    async def _offer(
+        self, uow: Any, repo: MatchingRepository, order: Order, assignment: Any, now: datetime, batch_id: str
+    ) -> bool:
+        """Create one offer; on PostgreSQL inside a savepoint so a lost race skips only this order."""
+        kwargs = self._offer_args(assignment, now, batch_id)
         if not self.database.is_postgres:
             make_offer(uow, repo, order, assignment.provider_id, **kwargs)
             await uow.session.flush()

@@ -124,6 +124,24 @@ def build_router(database: Database, clock: Clock) -> EventRouter:
             )
         )
 
+    async def orders_confirmed(uow: UnitOfWork, run: list[tuple[OrderConfirmed, Envelope]]) -> None:
+        # A run of confirmations in a batch: one look-up for all instead of one each.
+        repo = MatchingRepository(uow.session)
+        known = set(await repo.orders_by_id([event.order_id for event, _ in run]))
+        for event, _ in run:
+            if event.order_id in known:
+                continue  # a second confirmation of the same order changes nothing
+            known.add(event.order_id)
+            repo.add(
+                Order(
+                    order_id=event.order_id,
+                    status=OrderState.pool.value,
+                    confirmed_at=clock(),
+                    last_reason="",
+                    **_order_fields(event),
+                )
+            )
+
     async def order_cancelled(uow: UnitOfWork, event: OrderCancelled, _: Envelope) -> None:
         repo = MatchingRepository(uow.session)
         now = clock()
@@ -159,7 +177,7 @@ def build_router(database: Database, clock: Clock) -> EventRouter:
     router.add(AvailabilityChanged, availability_changed)
     router.add(PositionUpdated, position_updated)
     router.add(ReputationChanged, reputation_changed)
-    router.add(OrderConfirmed, order_confirmed)
+    router.add(OrderConfirmed, order_confirmed, many=orders_confirmed)
     router.add(OrderCancelled, order_cancelled)
     router.add(OrderUnfulfilled, order_unfulfilled)
     return router

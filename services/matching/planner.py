@@ -22,7 +22,7 @@ from services.matching.engine import (
     explain_for_provider,
     solve,
 )
-from services.matching.models import Mission, Order, Provider
+from services.matching.models import Mission, Order
 from shared.fairpay import FairPaySettings
 
 
@@ -55,9 +55,10 @@ def schedule_blocks(slots: Iterable[dict[str, Any]]) -> tuple[tuple[int, int, in
 
 
 def provider_state(
-    provider: Provider, missions: Sequence[Mission], orders: dict[str, Order], hours_this_week: float
+    provider: Any, missions: Sequence[Mission], orders: dict[str, Order], hours_this_week: float
 ) -> ProviderState:
-    """Describe a provider to the engine, with the missions they already hold (pinned)."""
+    """Describe a provider (a Provider or a row of DISPATCH_COLUMNS) to the engine, with the missions
+    they already hold (pinned)."""
     commitments = tuple(
         Commitment(
             order_id=m.order_id,

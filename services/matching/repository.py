@@ -23,6 +23,19 @@ from services.matching.models import (
 )
 
 HELD = (MissionStatus.assigned.value, MissionStatus.started.value)
+# What the engine needs of a provider (planner.provider_state)
+DISPATCH_COLUMNS = (
+    "provider_id",
+    "categories",
+    "lat",
+    "lng",
+    "travel_radius_km",
+    "is_on_duty",
+    "weekly_schedule",
+    "rating_average",
+    "rating_count",
+    "weekly_hours_target",
+)
 
 
 class MatchingRepository:
@@ -44,9 +57,16 @@ class MatchingRepository:
         rows = await self.session.scalars(select(Provider).where(Provider.provider_id.in_(provider_ids)))
         return {p.provider_id: p for p in rows}
 
-    async def active_providers(self, categories: Iterable[str]) -> list[Provider]:
-        rows = await self.session.scalars(
-            select(Provider).where(Provider.status == "active").order_by(Provider.provider_id)
+    async def active_providers(self, categories: Iterable[str]) -> list[Any]:
+        """Return the active providers of any of `categories` as plain read-only rows.
+
+        Every zone of every batch reads them all: as column rows rather than ORM objects
+        (no identity map, no change tracking), which cost a few times more.
+        """
+        rows = await self.session.execute(
+            select(*(getattr(Provider, name) for name in DISPATCH_COLUMNS))
+            .where(Provider.status == "active")
+            .order_by(Provider.provider_id)
         )
         wanted = set(categories)
         return [p for p in rows if wanted & set(p.categories)]

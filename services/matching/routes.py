@@ -118,8 +118,7 @@ async def get_offer(offer_id: str, m: MatchingDep, principal: ProviderUser) -> O
 @offers.post("/{offer_id}/accept", response_model=MissionRead)
 async def accept_offer(offer_id: str, m: MatchingDep, principal: ProviderUser) -> MissionRead:
     """Accept an offer: it becomes my mission."""
-    mission = await m.service.accept_offer(offer_id, principal.subject)
-    __, order = await m.service.get_mission(mission.id, principal)
+    mission, order = await m.service.accept_offer_with_order(offer_id, principal.subject)
     return mission_read(m, mission, order)
 
 
@@ -138,8 +137,9 @@ async def propose_slot(
     offer_id: str, body: SlotProposal, m: MatchingDep, principal: ProviderUser
 ) -> MissionRead:
     """Take an order booked for later at another start inside the client's window."""
-    mission = await m.service.accept_offer(offer_id, principal.subject, start_at=body.start_at)
-    __, order = await m.service.get_mission(mission.id, principal)
+    mission, order = await m.service.accept_offer_with_order(
+        offer_id, principal.subject, start_at=body.start_at
+    )
     return mission_read(m, mission, order)
 
 

@@ -79,6 +79,13 @@ class MatchingService:
         self, offer_id: str, provider_id: str, start_at: datetime | None = None
     ) -> Mission:
         """Accept an offer: it becomes a mission, pinned to this provider."""
+        mission, _ = await self.accept_offer_with_order(offer_id, provider_id, start_at)
+        return mission
+
+    async def accept_offer_with_order(
+        self, offer_id: str, provider_id: str, start_at: datetime | None = None
+    ) -> tuple[Mission, Order]:
+        """Accept an offer; return the mission and its order as committed (no second read)."""
         now = self.clock()
         async with self.database.unit_of_work() as uow:
             repo = MatchingRepository(uow.session)
@@ -135,7 +142,7 @@ class MatchingService:
             except IntegrityError as exc:  # another mission holds this order already
                 raise Conflict("the order already has a provider") from exc
             await uow.commit()
-            return mission
+            return mission, order
 
     async def _check_slot(
         self, repo: MatchingRepository, order: Order, provider_id: str, start_at: datetime, now: datetime
