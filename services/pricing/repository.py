@@ -69,6 +69,24 @@ class PricingRepository:
         )
         return int(value) if value is not None else None
 
+    async def quoting_state(self, at: datetime) -> tuple[int | None, tuple[int, datetime | None]]:
+        """Return the version in force at `at` and a stamp of the zones, in one round trip.
+
+        The stamp (how many zones, latest change) moves on every zone created, edited or
+        deleted, so a quote can reuse the zones it parsed last while the stamp stays the same.
+        """
+        version = (
+            select(GridRow.version)
+            .where(GridRow.version.is_not(None), GridRow.effective_at <= at)
+            .order_by(GridRow.version.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        count = select(func.count()).select_from(ZoneRow).scalar_subquery()
+        latest = select(func.max(ZoneRow.updated_at)).scalar_subquery()
+        row = (await self.session.execute(select(version, count, latest))).one()
+        return (int(row[0]) if row[0] is not None else None), (int(row[1]), row[2])
+
     async def grids_using_zone(self, code: str) -> list[GridRow]:
         rows = (await self.session.scalars(select(GridRow))).all()
         return [r for r in rows if any(c.get("zone") == code for c in r.cells)]

@@ -111,6 +111,8 @@ class PricingService:
         self.communes = CommuneIndex(settings.communes_csv)
         # Published versions are immutable: their parsed cells can be kept for quoting.
         self._published: dict[int, Grid] = {}
+        # Every quote resolves its zone: the zones, parsed, with the stamp they were read at.
+        self._zones_cache: tuple[tuple[int, datetime | None], list[Zone]] | None = None
 
     async def published_grid(self, repo: PricingRepository, version: int) -> Grid:
         """Return a published version's grid, parsed once (published versions never change)."""
@@ -123,6 +125,12 @@ class PricingService:
                 self._published.clear()
             grid = self._published[version] = grid_of(row)
         return grid
+
+    async def _zones(self, repo: PricingRepository, stamp: tuple[int, datetime | None]) -> list[Zone]:
+        """Return every zone, parsed again only when the zones' stamp has moved (any process)."""
+        if self._zones_cache is None or self._zones_cache[0] != stamp:
+            self._zones_cache = (stamp, [zone_of(r) for r in await repo.zones()])
+        return self._zones_cache[1]
 
     # ---------------------------------------------------------------- zones
 
@@ -656,10 +664,10 @@ class PricingService:
                 raise Invalid("unknown zone: not served (no commune near this position)", field="lat")
         async with self.database.unit_of_work() as uow:
             repo = PricingRepository(uow.session)
-            zone = resolve_postcode(postcode, [zone_of(r) for r in await repo.zones()])
+            version, stamp = await repo.quoting_state(now)
+            zone = resolve_postcode(postcode, await self._zones(repo, stamp))
             if zone is None:
                 raise Invalid(f"unknown zone: postcode {postcode} is not served", field=zone_field)
-            version = await repo.version_in_force(now)
             if version is None:
                 raise Unavailable("no price grid is in force yet")
             cell = (await self.published_grid(repo, version)).cell(category, zone.code)
