@@ -38,6 +38,13 @@ class ProviderRepository:
             stmt = stmt.with_for_update()
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def existing_ids(self, provider_ids: Sequence[str]) -> set[str]:
+        """Return which of `provider_ids` already exist."""
+        if not provider_ids:
+            return set()
+        rows = await self.session.scalars(select(m.Provider.id).where(m.Provider.id.in_(provider_ids)))
+        return set(rows)
+
     async def list_providers(
         self, statuses: Sequence[str] | None = None, *, for_update: bool = False
     ) -> Sequence[m.Provider]:

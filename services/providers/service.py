@@ -21,6 +21,7 @@ from services.providers.availability import Slot, ensure_position_allowed, valid
 from services.providers.config import ProvidersSettings
 from services.providers.domain import (
     Evaluation,
+    ModuleRequirement,
     ProviderStatus,
     Standing,
     SuspensionKind,
@@ -388,6 +389,27 @@ async def update_position(
 # --- seeding --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ProviderSeed:
+    """One already-vetted provider to create (demo seeding and benchmarks)."""
+
+    provider_id: str
+    first_name: str
+    last_name: str
+    categories: list[str]
+    home_lat: float
+    home_lng: float
+    postcode: str
+    siret: str = "73282932000074"
+    travel_radius_km: float = 10.0
+    weekly_hours_target: float = 30.0
+    on_duty: bool = False
+    email: str | None = None
+    phone: str = "+33600000000"
+    address: str = "1 rue de la Paix"
+    date_of_birth: date = date(1990, 1, 1)
+
+
 async def seed_active_provider(
     ctx: Context,
     *,
@@ -417,72 +439,122 @@ async def seed_active_provider(
     `availability-changed` when `on_duty`), exactly as the real flow would.
     Raises Invalid for a bad SIRET or category, AlreadyApplied if the id exists.
     """
-    now = ctx.clock()
-    data = ApplicationData(
+    seed = ProviderSeed(
+        provider_id=provider_id,
         first_name=first_name,
         last_name=last_name,
-        email=email or f"{provider_id}@example.org",
-        phone=phone,
-        date_of_birth=date_of_birth,
-        nationality="FR",
-        right_to_work_ref="seed",
-        siret=siret,
         categories=categories,
-        address=address,
-        postcode=postcode,
         home_lat=home_lat,
         home_lng=home_lng,
+        postcode=postcode,
+        siret=siret,
         travel_radius_km=travel_radius_km,
         weekly_hours_target=weekly_hours_target,
+        on_duty=on_duty,
+        email=email,
+        phone=phone,
+        address=address,
+        date_of_birth=date_of_birth,
     )
-    checked = validate_application(data, now)
+    return (await seed_active_providers(ctx, [seed], actor=actor))[0]
+
+
+async def seed_active_providers(
+    ctx: Context, seeds: Sequence[ProviderSeed], *, actor: str = "seed"
+) -> list[m.Provider]:
+    """Create many providers as `seed_active_provider` does, all in one transaction.
+
+    One commit and one flush of the staged rows for the lot instead of one each
+    (seeding thousands for a benchmark took a minute one by one); all or nothing.
+    """
+    now = ctx.clock()
+    checked = [(seed, validate_application(_application(seed), now)) for seed in seeds]
     async with ctx.database.unit_of_work() as uow:
         repo = ProviderRepository(uow.session)
-        if await repo.get(provider_id) is not None:
-            raise AlreadyApplied(f"provider {provider_id} exists")
-        provider = new_provider(provider_id, data, checked, now)
-        repo.add(provider)
-        kinds: list[tuple[str, str | None]] = [(k, None) for k in ctx.settings.base_checks]
-        kinds.append(("urssaf_vigilance", None))
-        kinds += [(k, c) for c in categories for k in ctx.settings.category_checks.get(c, [])]
-        for kind, category in kinds:
-            expires = now + timedelta(
-                days=365 if kind != "urssaf_vigilance" else ctx.settings.urssaf_validity_days
-            )
-            repo.add(
-                m.Check(
-                    id=new_id(),
-                    provider_id=provider_id,
-                    kind=kind,
-                    category=category,
-                    outcome="passed",
-                    evidence_ref="seed",
-                    note="seeded",
-                    checked_by=actor,
-                    checked_at=now,
-                    expires_at=expires if kind in ("insurance", "urssaf_vigilance") else None,
-                )
-            )
+        ids = [seed.provider_id for seed in seeds]
+        if len(set(ids)) != len(ids):
+            raise AlreadyApplied("a provider id is given twice")
+        existing = await repo.existing_ids(ids)
+        if existing:
+            raise AlreadyApplied(f"provider {sorted(existing)[0]} exists")
         requirements = await repo.requirements()
-        for module in {r.module_id: r for c in categories for r in requirements.get(c, [])}.values():
-            repo.add(
-                m.TrainingCompletion(
-                    id=new_id(),
-                    provider_id=provider_id,
-                    module_id=module.module_id,
-                    completed_at=now,
-                    score=100,
-                    recorded_by=actor,
-                )
-            )
-        provider.registry_status = "active" if ctx.sirene is not None else None
-        provider.registry_checked_at = now if ctx.sirene is not None else None
-        set_standing(provider, Standing(ProviderStatus.approved), now)
-        repo.audit(now, actor, "seeded", provider_id=provider_id)
+        providers = []
+        for seed, facts in checked:
+            provider = new_provider(seed.provider_id, _application(seed), facts, now)
+            repo.add(provider)
+            _stage_seeded_facts(ctx, repo, seed, requirements, now, actor)
+            provider.registry_status = "active" if ctx.sirene is not None else None
+            provider.registry_checked_at = now if ctx.sirene is not None else None
+            set_standing(provider, Standing(ProviderStatus.approved), now)
+            repo.audit(now, actor, "seeded", provider_id=seed.provider_id)
+            providers.append(provider)
         await repo.flush()
-        await reevaluate(uow, repo, ctx, provider, "seeded", now)
-        if on_duty and provider.status == ProviderStatus.active.value:
-            provider.on_duty = True
-            uow.add_event(availability_event(provider))
+        for seed, provider in zip(seeds, providers, strict=True):
+            await reevaluate(uow, repo, ctx, provider, "seeded", now)
+            if seed.on_duty and provider.status == ProviderStatus.active.value:
+                provider.on_duty = True
+                uow.add_event(availability_event(provider))
         await uow.commit()
-    return provider
+    return providers
+
+
+def _application(seed: ProviderSeed) -> ApplicationData:
+    return ApplicationData(
+        first_name=seed.first_name,
+        last_name=seed.last_name,
+        email=seed.email or f"{seed.provider_id}@example.org",
+        phone=seed.phone,
+        date_of_birth=seed.date_of_birth,
+        nationality="FR",
+        right_to_work_ref="seed",
+        siret=seed.siret,
+        categories=seed.categories,
+        address=seed.address,
+        postcode=seed.postcode,
+        home_lat=seed.home_lat,
+        home_lng=seed.home_lng,
+        travel_radius_km=seed.travel_radius_km,
+        weekly_hours_target=seed.weekly_hours_target,
+    )
+
+
+def _stage_seeded_facts(
+    ctx: Context,
+    repo: ProviderRepository,
+    seed: ProviderSeed,
+    requirements: dict[str, list[ModuleRequirement]],
+    now: datetime,
+    actor: str,
+) -> None:
+    """Stage every check as passed and every required module as completed for a seeded provider."""
+    kinds: list[tuple[str, str | None]] = [(k, None) for k in ctx.settings.base_checks]
+    kinds.append(("urssaf_vigilance", None))
+    kinds += [(k, c) for c in seed.categories for k in ctx.settings.category_checks.get(c, [])]
+    for kind, category in kinds:
+        days = 365 if kind != "urssaf_vigilance" else ctx.settings.urssaf_validity_days
+        expires = now + timedelta(days=days)
+        repo.add(
+            m.Check(
+                id=new_id(),
+                provider_id=seed.provider_id,
+                kind=kind,
+                category=category,
+                outcome="passed",
+                evidence_ref="seed",
+                note="seeded",
+                checked_by=actor,
+                checked_at=now,
+                expires_at=expires if kind in ("insurance", "urssaf_vigilance") else None,
+            )
+        )
+    for module in {r.module_id: r for c in seed.categories for r in requirements.get(c, [])}.values():
+        repo.add(
+            m.TrainingCompletion(
+                id=new_id(),
+                provider_id=seed.provider_id,
+                module_id=module.module_id,
+                completed_at=now,
+                score=100,
+                recorded_by=actor,
+            )
+        )

@@ -8,10 +8,11 @@ Everything on 127.0.0.1 (TEST_DATABASE_URL's PostgreSQL server, TEST_KAFKA_BOOTS
    database, a fresh Kafka topic prefix, free ports and a temp state directory (tests/e2e/stacks.py),
    MATCHING_BATCH_INTERVAL_S = MATCHING_FAST_BATCH_INTERVAL_S = the batch window.
 2. Ops create the Lyon area's zones and publish a grid through the API.
-3. Many on-duty providers, created FAST with the providers service's own `seed_active_provider`
-   use case run in this process against the distributed database (same rows and outbox events as
-   the API flow; the running providers service relays the events to Kafka, matching consumes
-   them). Onboarding thousands through the API (about eight requests each) would take minutes.
+3. Many on-duty providers, created FAST with the providers service's own `seed_active_providers`
+   use case (a hundred per transaction) run in this process against the distributed database
+   (same rows and outbox events as the API flow; the running providers service relays the events
+   to Kafka, matching consumes them). Onboarding thousands through the API (about eight requests
+   each) would take minutes.
    Then we wait until matching's read model counts them all on duty.
 4. A Kafka reader (aiokafka, no consumer group) follows `orders.events` and `matching.events` from
    the start: latency = `occurred_at` of the first `mission-offered` minus `occurred_at` of the
@@ -50,6 +51,13 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+
+try:
+    import sniffio  # noqa: F401
+except ImportError:
+    # httpcore tries `import sniffio` for every lock it makes; without the package each failed
+    # import walks sys.path (a sixth of this process's CPU). None in sys.modules fails it at once.
+    sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 import httpx  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -96,6 +104,29 @@ def progress() -> Progress:
     )
 
 
+class HttpPool:
+    """Several small httpx clients used in turn: httpx scans its whole connection pool on every
+    request, so one pool of 160 connections cost more CPU than the requests themselves."""
+
+    def __init__(self, base_url: str, clients: int = 12, connections: int = 4) -> None:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        self.clients = [
+            httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) for _ in range(clients)
+        ]
+        self._next = 0
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        self._next = (self._next + 1) % len(self.clients)
+        return await self.clients[self._next].post(url, **kwargs)
+
+    async def __aenter__(self) -> HttpPool:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
 @dataclass
 class Tokens:
     secret: str
@@ -128,7 +159,7 @@ def process_cpu_s(stack: DistributedStack) -> dict[str, float]:
 # ---------------------------------------------------------------- set-up
 
 
-async def publish_market(http: httpx.AsyncClient, tokens: Tokens, city: City) -> list[str]:
+async def publish_market(http: HttpPool, tokens: Tokens, city: City) -> list[str]:
     ops = tokens(Role.ops, "bench-ops")
     codes = []
     for zone in city.zones():
@@ -152,7 +183,7 @@ async def seed_providers(stack: DistributedStack, city: City, count: int, rng: r
     """Create `count` active, on-duty providers with the providers service's own seeding use case."""
     from services.demo.seed import demo_siret
     from services.providers.app import ProvidersComponent
-    from services.providers.service import seed_active_provider
+    from services.providers.service import ProviderSeed, seed_active_providers
     from shared.config import PlatformSettings
 
     settings = PlatformSettings(
@@ -165,31 +196,35 @@ async def seed_providers(stack: DistributedStack, city: City, count: int, rng: r
     component = ProvidersComponent(settings)
     ids = [f"bench-p-{i:05d}" for i in range(count)]
     places = city.sample_positions(rng, count)
-    slots = asyncio.Semaphore(8)
+    seeds = [
+        ProviderSeed(
+            provider_id=ids[i],
+            first_name="Bench",
+            last_name=f"P{i}",
+            categories=[CATEGORY],
+            home_lat=places[i].lat,
+            home_lng=places[i].lng,
+            postcode=places[i].postcode,
+            siret=demo_siret(i + 1),
+            travel_radius_km=12.0,
+            weekly_hours_target=35.0,
+            on_duty=True,
+            email=f"{ids[i]}@example.org",
+        )
+        for i in range(count)
+    ]
+    # A transaction per chunk rather than per provider: one commit and one multi-row insert per table.
+    chunk = 100
+    slots = asyncio.Semaphore(2)
     with progress() as bar:
-        task = bar.add_task("seeding providers", total=count, info="seed_active_provider → PostgreSQL")
+        task = bar.add_task("seeding providers", total=count, info="seed_active_providers → PostgreSQL")
 
-        async def one(i: int) -> None:
+        async def one(part: list[ProviderSeed]) -> None:
             async with slots:
-                place = places[i]
-                await seed_active_provider(
-                    component.ctx,
-                    provider_id=ids[i],
-                    first_name="Bench",
-                    last_name=f"P{i}",
-                    categories=[CATEGORY],
-                    home_lat=place.lat,
-                    home_lng=place.lng,
-                    postcode=place.postcode,
-                    siret=demo_siret(i + 1),
-                    travel_radius_km=12.0,
-                    weekly_hours_target=35.0,
-                    on_duty=True,
-                    email=f"{ids[i]}@example.org",
-                )
-            bar.advance(task)
+                await seed_active_providers(component.ctx, part)
+            bar.advance(task, len(part))
 
-        await asyncio.gather(*(one(i) for i in range(count)))
+        await asyncio.gather(*(one(seeds[i : i + chunk]) for i in range(0, count, chunk)))
     await component.database.dispose()
     return ids
 
@@ -237,7 +272,7 @@ class Observed:
 async def follow_events(
     stack: DistributedStack,
     seen: Observed,
-    http: httpx.AsyncClient,
+    http: HttpPool,
     tokens: Tokens,
     stop: asyncio.Event,
     accepting: set[asyncio.Task[None]],
@@ -307,7 +342,7 @@ class Load:
 
 
 async def place_orders(
-    http: httpx.AsyncClient,
+    http: HttpPool,
     tokens: Tokens,
     city: City,
     rng: random.Random,
@@ -548,8 +583,7 @@ async def run(args: argparse.Namespace, stack: DistributedStack) -> dict[str, An
     tokens = Tokens(stack.jwt_secret)
     target_orders = int(args.rate * args.duration) + int(args.baseline_rate * args.baseline_duration)
     n_providers = args.providers or int(target_orders * 1.1) + 50
-    limits = httpx.Limits(max_connections=160, max_keepalive_connections=160)
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30, limits=limits) as http:
+    async with HttpPool(stack.base_url) as http:
         t = time.monotonic()
         await publish_market(http, tokens, city)
         provider_ids = await seed_providers(stack, city, n_providers, rng)
@@ -665,7 +699,7 @@ async def run(args: argparse.Namespace, stack: DistributedStack) -> dict[str, An
         "missions_assigned": sum(1 for o in ids if seen.assigned.get(o)),
         "drain_s": round(drain_s, 2),
         "providers": len(provider_ids),
-        "providers_created_with": "services.providers.service.seed_active_provider against the distributed "
+        "providers_created_with": "services.providers.service.seed_active_providers against the distributed "
         "database (this process), events relayed by the running providers service",
         "providers_seed_s": round(seed_s, 1),
         "lost": counts["lost"],
