@@ -131,7 +131,6 @@ class World:
     margin_min: float = 30.0  # the orders service's dispatch margin, learnt from the first answer
     placed: int = 0
     settled: int = 0
-    clients_done: asyncio.Event = field(default_factory=asyncio.Event)
     on_duty: set[str] = field(default_factory=set)  # providers on duty now
     busy: set[str] = field(default_factory=set)  # providers holding a mission now
     supply: list[tuple[float, int, int]] = field(default_factory=list)  # (sim minute, on duty, busy)
@@ -285,34 +284,55 @@ async def _follow_order(world: World, record: OrderRecord, who: Who, rng: random
 # ---------------------------------------------------------------- the provider app
 
 
+@dataclass
+class Duty:
+    """The app's own idea of its duty, shared by its polling loop and its mission worker.
+
+    Providers refuses a position off duty (409), and the loop may go off duty at the end of
+    the shift while the worker finishes a job: duty changes and position updates are sent
+    one at a time under the lock, and a position only while on duty.
+    """
+
+    is_on: bool = False
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
 async def provider_app(world: World, provider: SimProvider, seed: float) -> None:
-    """Go on duty for the shift, poll offers, accept most, do the missions, rate the client."""
+    """Go on duty for the shift, poll offers, accept most, do the missions, rate the client.
+
+    At the end of the shift the app declines what is pending, goes off duty and stops polling;
+    the missions already accepted are still done, without sharing the position.
+    """
     rng = random.Random(seed)
     s, api, clock = world.settings, world.api, world.clock
     who: Who = (Role.provider, provider.id)
     tally = world.tallies.setdefault(provider.id, ProviderTally())
+    duty = Duty()
     on_duty_since: float | None = None
     path = f"/v1/providers/{provider.id}"
     bound = int((s.duration_s * 3 + 600) / (s.provider_poll_s / 2))
     # Missions are done one after the other by a worker while the app keeps polling offers:
     # matching may offer the next job to do after the current one.
     missions: asyncio.Queue[Accepted | None] = asyncio.Queue()
-    worker = asyncio.create_task(_mission_worker(world, provider, who, missions, rng))
+    worker = asyncio.create_task(_mission_worker(world, provider, who, missions, rng, duty))
     try:
         for _ in range(bound):
             minute = clock.sim_minute()
             day_over = minute >= MINUTES_PER_DAY
+            shift_over = day_over or minute >= provider.shift.end_min
             wanted = provider.shift.covers(minute) and not day_over
             if wanted and on_duty_since is None:
-                await api.ok("PUT", f"{path}/availability", who=who, json={"on_duty": True})
-                await api.ok(
-                    "PUT", f"{path}/position", who=who, json={"lat": provider.lat, "lng": provider.lng}
-                )
+                async with duty.lock:
+                    await api.ok("PUT", f"{path}/availability", who=who, json={"on_duty": True})
+                    duty.is_on = True
+                    await api.ok(
+                        "PUT", f"{path}/position", who=who, json={"lat": provider.lat, "lng": provider.lng}
+                    )
                 on_duty_since = minute
                 world.on_duty.add(provider.id)
             elif not wanted and on_duty_since is not None:
                 await _decline_pending(api, who, tally, "end of my shift")
-                await api.ok("PUT", f"{path}/availability", who=who, json={"on_duty": False})
+                await _go_off_duty(api, who, path, duty)
                 world.on_duty.discard(provider.id)
                 tally.duty_sim_min += minute - on_duty_since
                 on_duty_since = None
@@ -322,19 +342,29 @@ async def provider_app(world: World, provider: SimProvider, seed: float) -> None
                 for offer in offers:
                     if offer.get("status") == "pending":
                         await _answer_offer(world, provider, who, offer, tally, rng, missions)
-            elif day_over and world.clients_done.is_set():
+            elif shift_over:
                 return
             await asyncio.sleep(s.provider_poll_s * rng.uniform(0.7, 1.3))
     finally:
         world.on_duty.discard(provider.id)
         if on_duty_since is not None:
             tally.duty_sim_min += min(clock.sim_minute(), MINUTES_PER_DAY) - on_duty_since
-            await api.call("PUT", f"{path}/availability", who=who, json={"on_duty": False})
+            await _go_off_duty(api, who, path, duty, must_succeed=False)
         missions.put_nowait(None)
         try:
             await asyncio.wait_for(worker, timeout=2 * s.max_mission_real_s + s.grace_s)
         except TimeoutError:
             pass
+
+
+async def _go_off_duty(api: Api, who: Who, path: str, duty: Duty, must_succeed: bool = True) -> None:
+    """Go off duty; from now on the app sends no position."""
+    async with duty.lock:
+        duty.is_on = False
+        if must_succeed:
+            await api.ok("PUT", f"{path}/availability", who=who, json={"on_duty": False})
+        else:
+            await api.call("PUT", f"{path}/availability", who=who, json={"on_duty": False})
 
 
 @dataclass(frozen=True)
@@ -352,6 +382,7 @@ async def _mission_worker(
     who: Who,
     missions: asyncio.Queue[Accepted | None],
     rng: random.Random,
+    duty: Duty,
 ) -> None:
     """Do the accepted missions in order; stop at None."""
     for _ in range(10_000):
@@ -362,7 +393,7 @@ async def _mission_worker(
         try:
             if item.record is not None:  # sets off from where the previous job ended
                 item.record.provider_lat, item.record.provider_lng = provider.lat, provider.lng
-            await _do_mission(world, provider, who, item.mission, item.record, item.travel_min, rng)
+            await _do_mission(world, provider, who, item.mission, item.record, item.travel_min, rng, duty)
         finally:
             if missions.empty():
                 world.busy.discard(provider.id)
@@ -425,6 +456,7 @@ async def _do_mission(
     record: OrderRecord | None,
     travel_min: float,
     rng: random.Random,
+    duty: Duty,
 ) -> None:
     """Travel, get the code from the client, start, work, complete, move there, rate the client."""
     s, api = world.settings, world.api
@@ -451,12 +483,15 @@ async def _do_mission(
             break
         await asyncio.sleep(0.5 * (attempt + 1))
     provider.lat, provider.lng = record.planned.lat, record.planned.lng
-    await api.call(
-        "PUT",
-        f"/v1/providers/{provider.id}/position",
-        who=who,
-        json={"lat": provider.lat, "lng": provider.lng},
-    )
+    async with duty.lock:
+        # past the end of the shift no position is collected: the next shift starts from here
+        if duty.is_on:
+            await api.call(
+                "PUT",
+                f"/v1/providers/{provider.id}/position",
+                who=who,
+                json={"lat": provider.lat, "lng": provider.lng},
+            )
     if rng.random() < s.rating_share and record.order_id is not None:
         # rated in the background: the app keeps polling offers meanwhile
         task = asyncio.create_task(_rate_client(world, who, record.order_id, _rating(rng)))

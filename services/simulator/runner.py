@@ -169,7 +169,6 @@ async def simulate(config: SimConfig, console: Console) -> dict[str, Any]:
             progress.update(placed, completed=world.placed)
             progress.update(settled, completed=world.settled)
             await _finish(client_tasks, 5.0)
-            world.clients_done.set()
             await _finish(provider_tasks, settings.max_mission_real_s + 30)
             await _finish(list(world.background), 15.0)
         await _refresh(api, records)

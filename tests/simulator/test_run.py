@@ -120,6 +120,9 @@ async def test_a_small_day_adds_up_serves_orders_and_draws_charts(platform: str,
     assert report["dispatch_latency_s"]["count"] >= counts["served"]
     assert report["travel"]["missions"] == counts["served"]
     assert report["fair_pay"]["net_hourly_cents_per_mission"]["count"] == counts["served"]
+    # provider apps share no position off duty (providers refuses it with 409)
+    errors = report["http"]["errors_by_status"]
+    assert not [label for label in errors if label.endswith("/position")], errors
     written = json.loads((out / "report.json").read_text())
     assert written["orders"] == counts
     for chart in ("missions_map.png", "dispatch_latency.png", "earnings_spread.png", "demand_by_hour.png"):
