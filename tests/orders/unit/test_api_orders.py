@@ -264,6 +264,11 @@ class TestPricingOutage:
         assert pricing.requests == 2
 
 
+async def post_order(h: Harness, tokens: Tokens, body: dict[str, Any], key: str) -> int:
+    r = await h.http.post("/v1/orders", json=body, headers={**tokens.client(), "Idempotency-Key": key})
+    return r.status_code
+
+
 class TestQuoteLookupsAreBatched:
     async def test_concurrent_orders_share_one_pricing_request(
         self, h: Harness, tokens: Tokens, pricing: PricingStub
@@ -273,13 +278,8 @@ class TestQuoteLookupsAreBatched:
         pricing.expired.add(quotes[1]["id"])
         pricing.delay_s = 0.2  # lookups pile up behind the first ones on the wire
 
-        async def post(body: dict[str, Any], key: str) -> int:
-            r = await h.http.post("/v1/orders", json=body, headers={**tokens.client(), "Idempotency-Key": key})
-            return r.status_code
-
-        statuses = await asyncio.gather(
-            *(post(order_body(q), f"k{i}") for i, q in enumerate(quotes)), post(unknown, "k-unknown")
-        )
+        posts = [post_order(h, tokens, order_body(q), f"k{i}") for i, q in enumerate(quotes)]
+        statuses = await asyncio.gather(*posts, post_order(h, tokens, unknown, "k-unknown"))
         # each order gets its own answer although quotes travelled together
         assert statuses[0] == 201 and statuses[1] == 410 and statuses[-1] == 404
         assert statuses[2:-1] == [201] * 10
@@ -293,11 +293,8 @@ class TestQuoteLookupsAreBatched:
         quotes = [pricing.add_quote(h.clock.now) for _ in range(6)]
         pricing.fail_next = 100
 
-        async def post(body: dict[str, Any], key: str) -> int:
-            r = await h.http.post("/v1/orders", json=body, headers={**tokens.client(), "Idempotency-Key": key})
-            return r.status_code
-
-        statuses = await asyncio.gather(*(post(order_body(q), f"k{i}") for i, q in enumerate(quotes)))
+        posts = [post_order(h, tokens, order_body(q), f"k{i}") for i, q in enumerate(quotes)]
+        statuses = await asyncio.gather(*posts)
         assert statuses == [503] * 6
         assert await count(h, Order) == 0 and await count(h, IdempotencyKey) == 0
 
