@@ -162,10 +162,7 @@ class Dispatcher:
         orders = [o for o in candidates if o.dispatch_deadline > now]
         if not orders:
             return [], [], {}
-        busy = await repo.providers_with_live_offer()
-        rows = [
-            p for p in await repo.active_providers({o.category for o in orders}) if p.provider_id not in busy
-        ]
+        rows = await repo.free_active_providers({o.category for o in orders})
         held = await repo.held_missions_of([p.provider_id for p in rows])
         held_orders = await repo.orders_by_id([m.order_id for m in held])
         hours = await repo.hours_since(week_start(now, self.settings.time_zone))

@@ -57,15 +57,19 @@ class MatchingRepository:
         rows = await self.session.scalars(select(Provider).where(Provider.provider_id.in_(provider_ids)))
         return {p.provider_id: p for p in rows}
 
-    async def active_providers(self, categories: Iterable[str]) -> list[Any]:
-        """Return the active providers of any of `categories` as plain read-only rows.
+    async def free_active_providers(self, categories: Iterable[str]) -> list[Any]:
+        """Return the active providers of any of `categories` without a live offer, as rows.
 
         Every zone of every batch reads them all: as column rows rather than ORM objects
-        (no identity map, no change tracking), which cost a few times more.
+        (no identity map, no change tracking), which cost a few times more, and without
+        the busy ones in the database rather than after the transfer.
         """
+        busy = select(Offer.provider_id).where(
+            Offer.provider_id == Provider.provider_id, Offer.status == OfferStatus.pending.value
+        )
         rows = await self.session.execute(
             select(*(getattr(Provider, name) for name in DISPATCH_COLUMNS))
-            .where(Provider.status == "active")
+            .where(Provider.status == "active", ~busy.exists())
             .order_by(Provider.provider_id)
         )
         wanted = set(categories)
