@@ -67,7 +67,11 @@ class Database:
         self.url = make_url(url)
         self.schema = schema
         self.is_postgres = self.url.get_backend_name() == "postgresql"
-        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+        # No pre-ping: on asyncpg it is three round trips (begin, select, rollback) on every
+        # checkout, 3-10% of each service's CPU (profiled). A connection the server dropped
+        # fails its statement instead; SQLAlchemy then invalidates the pool, the request gets
+        # a 503 and the next one reconnects. Recycling keeps connections from going stale.
+        kwargs: dict[str, Any] = {"echo": echo, "pool_pre_ping": False, "pool_recycle": 1800}
         if self.is_postgres:
             kwargs["connect_args"] = {"server_settings": {"search_path": schema}}
             kwargs["pool_size"] = pool_size

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -115,8 +117,27 @@ def install_error_handlers(app: FastAPI) -> None:
         body = {"detail": [{"loc": [], "msg": str(exc.detail), "type": "http_error"}]}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated:
+            return _internal_error(exc)
+        # The server dropped a pooled connection (restart, failover): SQLAlchemy has
+        # invalidated the pool, so the client's retry gets a fresh connection.
+        log.warning("database_connection_lost", error=repr(exc.orig))
+        return JSONResponse(Unavailable("the database connection was lost; retry").to_body(), 503)
+
+    @app.exception_handler(asyncpg.ConnectionDoesNotExistError)
+    async def _raw_connection(_: Request, exc: asyncpg.ConnectionDoesNotExistError) -> JSONResponse:
+        # Same, on a raw asyncpg pool (orders' intake): asyncpg drops the broken connection.
+        log.warning("database_connection_lost", error=repr(exc))
+        return JSONResponse(Unavailable("the database connection was lost; retry").to_body(), 503)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled_error", error=repr(exc))
-        body = {"detail": [{"loc": [], "msg": "internal error", "type": "internal"}]}
-        return JSONResponse(body, status_code=500)
+        return _internal_error(exc)
+
+
+def _internal_error(exc: Exception) -> JSONResponse:
+    log.exception("unhandled_error", error=repr(exc))
+    body = {"detail": [{"loc": [], "msg": "internal error", "type": "internal"}]}
+    return JSONResponse(body, status_code=500)
