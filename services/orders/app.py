@@ -83,7 +83,7 @@ class OrdersComponent(Component):
     def subscriptions(self) -> list[Subscription]:
         router = EventRouter(self.database, consumer="orders")
         handlers = EventHandlers(lambda: self.clock())
-        router.add(MissionAssigned, handlers.on_mission_assigned)
+        router.add(MissionAssigned, handlers.on_mission_assigned, many=handlers.on_missions_assigned)
         router.add(MissionStarted, handlers.on_mission_started)
         router.add(MissionCompleted, handlers.on_mission_completed)
         router.add(MissionCancelled, handlers.on_mission_cancelled)

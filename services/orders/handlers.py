@@ -47,8 +47,20 @@ class EventHandlers:
     async def on_mission_assigned(self, uow: UnitOfWork, p: MissionAssigned, _: Any) -> None:
         """Assigned: show the provider's public profile and the start code to the client."""
         order = await self._order_for_event(uow, p.order_id, "mission-assigned")
-        if order is None:
-            return
+        if order is not None:
+            await self._assign(uow, order, p)
+
+    async def on_missions_assigned(self, uow: UnitOfWork, run: list[tuple[MissionAssigned, Any]]) -> None:
+        """A run of `mission-assigned` (a consumer batch): the orders read in one query."""
+        orders = await OrdersRepository(uow.session).get_orders([p.order_id for p, _ in run], lock=True)
+        for p, _ in run:
+            order = orders.get(p.order_id)
+            if order is None:
+                log.warning("event_for_unknown_order", order_id=p.order_id, type="mission-assigned")
+                continue
+            await self._assign(uow, order, p)
+
+    async def _assign(self, uow: UnitOfWork, order: Order, p: MissionAssigned) -> None:
         if not domain.can(OrderStatus(order.status), OrderAction.assign):
             log.info("mission_assigned_ignored", order_id=order.id, status=order.status)
             return

@@ -37,6 +37,12 @@ class OrdersRepository:
         query = select(Order).where(Order.id == order_id)
         return await self.session.scalar(self._locked(query) if lock else query)
 
+    async def get_orders(self, order_ids: list[str], *, lock: bool = False) -> dict[str, Order]:
+        """Return the known orders among the ids; locked in id order (no deadlock between two runs)."""
+        query = select(Order).where(Order.id.in_(order_ids)).order_by(Order.id)
+        rows = await self.session.scalars(self._locked(query) if lock else query)
+        return {order.id: order for order in rows}
+
     async def list_orders(
         self,
         *,

@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
+TARGET_RATE = 50.0  # confirmed orders per second, sustained for a minute (issue 7)
 sys.path.insert(0, str(REPO))
 
 try:
@@ -650,7 +651,7 @@ async def run(args: argparse.Namespace, stack: DistributedStack) -> dict[str, An
         for o in ids
         if o in seen.offered_at and o in seen.confirmed_at and t0_wall is not None
     ]
-    chart(OUT / "e2e_latency.png", points, load.per_second, args.rate, args.batch_window)
+    chart(OUT / "e2e_latency.png", points, load.per_second, TARGET_RATE, args.batch_window)
     # conservative: over the nominal duration, or longer if the last answers came later
     orders_per_s = len(ids) / max(args.duration, measured_s)
     lat_summary, base_summary = summary(lat), summary(base_lat)
@@ -659,7 +660,8 @@ async def run(args: argparse.Namespace, stack: DistributedStack) -> dict[str, An
         "mode": "distributed (four services as separate uvicorn processes behind nginx, PostgreSQL, Kafka)",
         "quick": args.quick,
         "machine": {"cpus": os.cpu_count()},
-        "target_rate_per_s": args.rate,
+        "target_rate_per_s": TARGET_RATE,
+        "offered_rate_per_s": args.rate,
         "orders_per_s": round(orders_per_s, 2),
         "orders_per_s_measured": round(len(ids) / measured_s, 2),
         "duration_s": args.duration,
@@ -714,7 +716,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="10 s of load (< 60 s in all)")
-    parser.add_argument("--rate", type=float, default=50.0, help="target confirmed orders per second")
+    parser.add_argument(
+        "--rate", type=float, default=55.0,
+        help="orders per second the clients offer (above the target of 50, so that the measured "
+        "rate shows what the platform sustains rather than what the clients paced)",
+    )
     parser.add_argument(
         "--duration", type=float, default=None, help="seconds of sustained load (60; quick 10)"
     )
@@ -762,7 +768,7 @@ def main() -> None:
     lat, base = report["latency_ms"], report["baseline"]["latency_ms"]
     console.print(
         f"[bold]{report['orders_per_s']:.1f} confirmed orders/s[/] for {report['duration_s']:g} s "
-        f"(target {args.rate:g}); batch window {args.batch_window:g} s\n"
+        f"(target {TARGET_RATE:g}, offered {args.rate:g}); batch window {args.batch_window:g} s\n"
         f"order-confirmed → mission-offered: p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms, "
         f"p99 {lat['p99']:.0f} ms (baseline at {args.baseline_rate:g}/s: p50 {base['p50']:.0f} ms, "
         f"p95 {base['p95']:.0f} ms; ratio p50 {report['ratio_to_baseline']['p50']}, "
@@ -770,8 +776,8 @@ def main() -> None:
         f"lost {report['lost']}, double assigned {report['double_assigned']}; "
         f"{report['providers']} providers; written var/bench/e2e.json, var/bench/e2e_latency.png"
     )
-    if report["orders_per_s"] < args.rate:
-        console.print(f"[yellow]below the target rate of {args.rate:g} orders/s[/]")
+    if report["orders_per_s"] < TARGET_RATE:
+        console.print(f"[yellow]below the target rate of {TARGET_RATE:g} orders/s[/]")
     if report["lost"] or report["double_assigned"]:
         console.print("[red]orders lost or doubly assigned: see checks in var/bench/e2e.json[/]")
         sys.exit(1)

@@ -19,6 +19,7 @@ from shared.events.matching import (
     OrderUnassignable,
 )
 from shared.events.providers import PositionUpdated
+from shared.events.registry import registry
 from shared.outbox import OutboxRow
 from shared.testing import Tokens
 from tests.orders.support import Harness, PricingStub, order_body
@@ -340,6 +341,22 @@ class TestLifecycle:
         await h.emit(assigned(order["id"]))  # a redelivery with a new event id
         seen = (await h.http.get(f"/v1/orders/{order['id']}", headers=tokens.client("c1"))).json()
         assert [e["to_status"] for e in seen["history"]] == ["confirmed", "assigned"]
+
+    async def test_a_batch_of_assignments_acts_as_one_by_one(self, h: Harness, tokens: Tokens) -> None:
+        first, second = await confirm(h, tokens), await confirm(h, tokens)
+        router = h.component.subscriptions()[0].handler
+        events = [assigned(first["id"], "p1", "m1"), assigned("no-such-order", "p2", "m2"),
+                  assigned(second["id"], "p3", "m3"), assigned(first["id"], "p4", "m4")]
+        envelopes = [registry.envelope(e) for e in events]
+        await router.handle_batch([*envelopes, envelopes[0]])  # one run, a duplicate inside
+        await router.handle_batch(envelopes)  # redelivered: nothing changes twice
+        for order, provider in ((first, "p1"), (second, "p3")):
+            seen = (await h.http.get(f"/v1/orders/{order['id']}", headers=tokens.client("c1"))).json()
+            assert seen["status"] == "assigned" and seen["provider"]["first_name"] == "Amina"
+            assert [e["to_status"] for e in seen["history"]] == ["confirmed", "assigned"]
+            async with h.component.database.sessions() as session:
+                row = await session.get(Order, order["id"])
+                assert row is not None and row.provider_id == provider  # the later one was ignored
 
     async def test_unassignable_becomes_unfulfilled_and_client_told(
         self, h: Harness, tokens: Tokens
