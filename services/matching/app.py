@@ -9,10 +9,12 @@ from fastapi import APIRouter, FastAPI
 
 from services.matching.config import MatchingSettings
 from services.matching.dispatch import BatchReport, Dispatcher
+from services.matching.engine.workers import available_cores
 from services.matching.handlers import build_router
 from services.matching.insight import DispatchInsight
 from services.matching.models import Base
 from services.matching.service import MatchingService
+from services.matching.solver_worker import SolverWorker, is_worker_wanted
 from shared.app import create_app
 from shared.bus.base import Subscription
 from shared.component import Component, Runtime
@@ -40,6 +42,14 @@ class MatchingComponent(Component):
         self.insight = DispatchInsight(self.database, self.settings, lambda: self.clock())
         self.events = build_router(self.database, lambda: self.clock())
         self._next_batch_at = 0.0
+        self.solver_worker = SolverWorker(
+            is_worker_wanted(
+                self.settings.solver_worker,
+                mode=settings.mode,
+                is_postgres=self.database.is_postgres,
+                cores=available_cores(),
+            )
+        )
 
     def routers(self) -> list[APIRouter]:
         from services.matching.routes import dispatch, missions, offers
@@ -57,9 +67,15 @@ class MatchingComponent(Component):
         ]
 
     async def on_start(self, runtime: Runtime) -> None:
+        await self.solver_worker.start()
+        self.dispatcher.workers = self.solver_worker.engine_workers
         if self.settings.is_dispatch_enabled:
             tick = min(self.settings.fast_batch_interval_s, self.settings.batch_interval_s)
             self.run_periodically("dispatch", tick, self.dispatch_when_due)
+
+    async def on_stop(self) -> None:
+        self.dispatcher.workers = 1
+        await self.solver_worker.stop()
 
     async def dispatch_when_due(self) -> BatchReport | None:
         """Run a batch when its interval has passed; sooner when the pool is large."""

@@ -45,5 +45,10 @@ class MatchingSettings(BaseSettings):
     peak_hours: list[int] = Field(
         default=[7, 8, 17, 18, 19], description="local (Europe/Paris) hours counted as peak"
     )
+    solver_worker: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="the engine's worker process for large batches, started with the service: "
+        "auto = on for a distributed-mode service on PostgreSQL with two cores or more, off otherwise",
+    )
     time_zone: str = "Europe/Paris"
     seed: int = 0

@@ -27,12 +27,13 @@ from services.matching import planner
 from services.matching.config import MatchingSettings
 from services.matching.domain import OrderState, week_start
 from services.matching.engine import ProviderState, Weights
-from services.matching.lifecycle import expire_offer, make_offer, new_id, record_decision
+from services.matching.lifecycle import expire_offer, make_offer, record_decision
 from services.matching.metrics import BATCH_SECONDS, OFFERS, ZONES
 from services.matching.models import Order
 from services.matching.repository import MatchingRepository
 from shared.db import Database
 from shared.events.matching import OrderUnassignable
+from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
 
@@ -65,6 +66,8 @@ class Dispatcher:
         self.database = database
         self.settings = settings
         self.clock = clock
+        # 2 once the service has started the engine's worker process; 1 solves in this process.
+        self.workers = 1
         # provider id -> (what the description was made from, the engine's description)
         self._states: dict[str, tuple[Any, ProviderState]] = {}
 
@@ -213,6 +216,7 @@ class Dispatcher:
                 now=now,
                 weights=weights,
                 settings=self.settings,
+                workers=self.workers,
             )
             by_id = {o.order_id: o for o in orders}
             batch_id = new_id()
@@ -318,7 +322,14 @@ class Dispatcher:
             weights = await self.load_weights(repo)
             repo.detach()
         plan = await asyncio.to_thread(
-            planner.plan_batch, orders, states, exclusions, now=now, weights=weights, settings=self.settings
+            planner.plan_batch,
+            orders,
+            states,
+            exclusions,
+            now=now,
+            weights=weights,
+            settings=self.settings,
+            workers=self.workers,
         )
         return {
             "at": now.isoformat(),

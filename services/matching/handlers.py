@@ -11,7 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from services.matching.domain import OrderState, as_utc
-from services.matching.lifecycle import cancel_mission_step, drop_provider, withdraw_offer
+from services.matching.lifecycle import (
+    cancel_mission_step,
+    drop_provider,
+    withdraw_off_duty_offers,
+    withdraw_offer,
+)
 from services.matching.models import DutyPeriod, Order, Provider
 from services.matching.repository import MatchingRepository
 from shared.db import Database, UnitOfWork
@@ -96,6 +101,10 @@ def build_router(database: Database, clock: Clock) -> EventRouter:
             repo.add(DutyPeriod(provider_id=event.provider_id, started_at=at))
         elif not event.on_duty and period is not None:
             period.ended_at = max(at, period.started_at)
+        if not event.on_duty:
+            # Off duty (or a schedule change while off duty): an offer the provider can no
+            # longer take must not hold its order until it lapses.
+            await withdraw_off_duty_offers(uow, repo, provider, now)
 
     async def position_updated(uow: UnitOfWork, event: PositionUpdated, _: Envelope) -> None:
         repo = MatchingRepository(uow.session)

@@ -10,8 +10,9 @@ import time
 import uuid
 from datetime import datetime, timedelta
 
-from services.matching.domain import MissionStatus, OfferStatus, OrderState, move_mission
+from services.matching.domain import MissionStatus, OfferStatus, OrderState, as_utc, move_mission
 from services.matching.models import Decision, Mission, Offer, Order, Provider
+from services.matching.planner import is_scheduled
 from services.matching.repository import MatchingRepository
 from shared.db import UnitOfWork
 from shared.errors import IllegalTransition
@@ -23,6 +24,8 @@ from shared.events.matching import (
     OfferWithdrawn,
 )
 from shared.ids import new_id
+
+OFF_DUTY = "provider went off duty"
 
 
 def offer_expiry(now: datetime, ttl_s: float, dispatch_deadline: datetime) -> datetime:
@@ -140,6 +143,27 @@ async def drop_provider(
         order = await repo.order(mission.order_id)
         if categories is None or (order is not None and order.category in categories):
             await cancel_mission_step(uow, repo, mission, now, reason, action="drop", is_redispatched=True)
+
+
+async def withdraw_off_duty_offers(
+    uow: UnitOfWork, repo: MatchingRepository, provider: Provider, now: datetime
+) -> int:
+    """Withdraw the live offers of a provider now off duty; return how many.
+
+    Neither a decline nor a lapse: the provider is not left out of the order, which
+    goes back to the pool for the next batch. An offer whose mission lies inside
+    the provider's weekly schedule stays: they are still a candidate for that slot
+    (offers for later slots are made on the schedule, on duty or not). Missions
+    already accepted are commitments and are not touched.
+    """
+    count = 0
+    for offer in await repo.live_offers(provider.provider_id):
+        order = await repo.order(offer.order_id)
+        duration = order.duration_min if order is not None else 0
+        if is_scheduled(provider.weekly_schedule, as_utc(offer.scheduled_start), duration):
+            continue
+        count += await withdraw_offer(uow, repo, offer, now, OFF_DUTY, to_pool=True)
+    return count
 
 
 def make_offer(

@@ -22,6 +22,7 @@ from services.matching.engine import (
     explain_for_provider,
     solve,
 )
+from services.matching.engine.calendar import schedule_intervals
 from services.matching.models import Mission, Order
 from shared.fairpay import FairPaySettings
 
@@ -52,6 +53,12 @@ def schedule_blocks(slots: Iterable[dict[str, Any]]) -> tuple[tuple[int, int, in
             if end > 0:
                 blocks.append(((day + 1) % 7, 0, end))
     return tuple(sorted(blocks))
+
+
+def is_scheduled(slots: Iterable[dict[str, Any]], start: datetime, duration_min: float) -> bool:
+    """Say whether weekly slots cover a whole mission from `start` (the engine's own calendar)."""
+    blocks = schedule_intervals(schedule_blocks(slots), start, 0.0, duration_min)
+    return any(block_start <= 0.0 and duration_min <= block_end for block_start, block_end in blocks)
 
 
 def provider_state(
@@ -119,11 +126,13 @@ def plan_batch(
     now: datetime,
     weights: Weights,
     settings: MatchingSettings,
+    workers: int | None = None,
 ) -> Plan:
     """Solve a pool, widest radius first: orders nearer their deadline search further.
 
     Orders are grouped by their radius step; each group is solved in turn with
     the providers the previous groups left free. CPU-bound: call off the loop.
+    `workers` goes to the engine (1: no worker process; None: the engine's default).
     """
     groups: dict[float, list[OrderRequest]] = {}
     for order in orders:
@@ -142,6 +151,7 @@ def plan_batch(
             travel=HaversineTravel(),
             radius_factor=factor,
             alternatives=settings.explanation_alternatives,
+            workers=workers,
         )
         taken = {a.provider_id for a in result.assignments}
         free = [p for p in free if p.id not in taken]

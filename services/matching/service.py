@@ -35,7 +35,6 @@ from services.matching.lifecycle import (
     expire_offer,
     is_dispatchable,
     make_offer,
-    new_id,
     record_decision,
 )
 from services.matching.models import AuditEntry, Mission, Offer, Order
@@ -49,6 +48,7 @@ from shared.events.matching import (
     MissionCompleted,
     MissionStarted,
 )
+from shared.ids import new_id
 
 
 class MatchingService:

@@ -14,7 +14,6 @@ from services.matching.app import MatchingComponent
 from services.matching.config import MatchingSettings
 from services.matching.dispatch import BatchReport, Dispatcher, zone_lock_key
 from services.matching.handlers import build_router
-from services.matching.lifecycle import new_id
 from services.matching.models import Offer
 from services.matching.service import MatchingService
 from shared.db import Database
@@ -22,6 +21,7 @@ from shared.events import to_envelope
 from shared.events.envelope import utcnow
 from shared.events.orders import OrderCancelled
 from shared.events.registry import EventPayload
+from shared.ids import new_id
 from shared.migrations import upgrade
 from shared.outbox import OutboxRow
 from tests.matching.support import PARIS, on_duty, order_confirmed, provider_activated
