@@ -12,12 +12,19 @@ from typing import Any, Protocol
 
 import httpx
 import structlog
+from prometheus_client import Histogram
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from services.orders.errors import PricingUnavailable, QuoteNotFound
 from shared.errors import Gone
 
 log = structlog.get_logger(__name__)
+
+QUOTES_PER_LOOKUP = Histogram(
+    "orders_pricing_quotes_per_request",
+    "Quotes asked of pricing in one GET /v1/quotes?ids= (lookups of concurrent orders share one)",
+    buckets=(1, 2, 3, 5, 8, 13, 21, 34, 50),
+)
 
 
 class Quote(BaseModel):
@@ -136,6 +143,7 @@ class HttpPricing:
     async def _fetch_many(self, quote_ids: list[str]) -> dict[str, Quote | Exception]:
         """Return what pricing knows of these ids (unknown ids left out), retrying failures."""
         params = {"ids": ",".join(quote_ids)}
+        QUOTES_PER_LOOKUP.observe(len(quote_ids))
         problem = "no answer"
         for attempt in range(1, self.attempts + 1):
             try:

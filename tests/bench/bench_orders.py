@@ -299,6 +299,20 @@ def wait_tcp(port: int, timeout: float = 20) -> None:
     raise TimeoutError(f"nothing listens on port {port}")
 
 
+def pricing_batching(port: int) -> float | None:
+    """Return the mean number of quotes per pricing request one orders worker made (its /metrics)."""
+    import httpx
+
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    values = {}
+    for line in text.splitlines():
+        for name in ("orders_pricing_quotes_per_request_sum", "orders_pricing_quotes_per_request_count"):
+            if line.startswith(name + " "):
+                values[name] = float(line.split()[1])
+    count = values.get("orders_pricing_quotes_per_request_count")
+    return round(values["orders_pricing_quotes_per_request_sum"] / count, 2) if count else None
+
+
 def cpu_seconds(pid: int) -> float:
     """Return the CPU time (user + system) a process has used so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -462,6 +476,7 @@ def main() -> None:
             progress.advance(task)
         ours, base = figures(ours_raw), figures(base_raw)
         rows, outbox = asyncio.run(count_rows(ours_schema))
+        quotes_per_lookup = pricing_batching(ours_port)
     finally:
         for proc in procs:
             proc.terminate()
@@ -485,6 +500,7 @@ def main() -> None:
         "rate_per_round": {"orders": ours["rate_per_round"], "baseline": base["rate_per_round"]},
         "statuses": {"orders": ours["statuses"], "baseline": base["statuses"]},
         "rows_written": {"orders": rows, "outbox": outbox},
+        "quotes_per_pricing_request": quotes_per_lookup,
         "setup": {"connections": args.connections, "db_pool_per_worker": args.pool,
                   "workers_per_server": args.workers, "seconds": seconds,
                   "rounds": rounds,
@@ -504,6 +520,7 @@ def main() -> None:
         table.add_row(name, f"{f['orders_per_s']:.0f}", f"{f['p50_ms']:.1f}", f"{f['p95_ms']:.1f}",
                       f"{f['p99_ms']:.1f}", str(bad), f"{f['server_cpu_ms_per_request']:.2f}")
     console.print(table)
+    console.print(f"quotes per pricing request (one worker): {quotes_per_lookup}")
     console.print(f"ratio to baseline: {ratio:.2f} (target >= 0.5); "
                   f"targets met: {report['meets_targets']}; rows written {rows}, outbox {outbox}")
     console.print(f"wrote {OUT / 'orders.json'} and {OUT / 'orders_latency.png'}")
