@@ -156,6 +156,26 @@ class Dispatcher:
         got = await repo.session.scalar(select(func.pg_try_advisory_xact_lock(zone_lock_key(zone))))
         return bool(got)
 
+    async def _plan(
+        self,
+        orders: list[Order],
+        states: list[ProviderState],
+        exclusions: dict[str, set[str]],
+        now: datetime,
+        weights: Weights,
+    ) -> planner.Plan:
+        """Solve a pool off the event loop (CPU-bound)."""
+        return await asyncio.to_thread(
+            planner.plan_batch,
+            orders,
+            states,
+            exclusions,
+            now=now,
+            weights=weights,
+            settings=self.settings,
+            workers=self.workers,
+        )
+
     async def _load(
         self, repo: MatchingRepository, zone: str | None, now: datetime, *, lock: bool
     ) -> tuple[list[Order], list[ProviderState], dict[str, set[str]]]:
@@ -208,16 +228,7 @@ class Dispatcher:
             if not orders:
                 return
             weights = await self.load_weights(repo)
-            plan = await asyncio.to_thread(
-                planner.plan_batch,
-                orders,
-                states,
-                exclusions,
-                now=now,
-                weights=weights,
-                settings=self.settings,
-                workers=self.workers,
-            )
+            plan = await self._plan(orders, states, exclusions, now, weights)
             by_id = {o.order_id: o for o in orders}
             batch_id = new_id()
             # Offers go in by provider id in every process: waits on a contested provider never cycle.
@@ -321,16 +332,7 @@ class Dispatcher:
             orders, states, exclusions = await self._load(repo, None, now, lock=False)
             weights = await self.load_weights(repo)
             repo.detach()
-        plan = await asyncio.to_thread(
-            planner.plan_batch,
-            orders,
-            states,
-            exclusions,
-            now=now,
-            weights=weights,
-            settings=self.settings,
-            workers=self.workers,
-        )
+        plan = await self._plan(orders, states, exclusions, now, weights)
         return {
             "at": now.isoformat(),
             "pool": len(orders),

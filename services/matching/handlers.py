@@ -119,19 +119,8 @@ def build_router(database: Database, clock: Clock) -> EventRouter:
         provider.rating_average = event.rating_average
         provider.rating_count = event.rating_count
 
-    async def order_confirmed(uow: UnitOfWork, event: OrderConfirmed, _: Envelope) -> None:
-        repo = MatchingRepository(uow.session)
-        if await repo.order(event.order_id) is not None:
-            return  # a second confirmation of the same order changes nothing
-        repo.add(
-            Order(
-                order_id=event.order_id,
-                status=OrderState.pool.value,
-                confirmed_at=clock(),
-                last_reason="",
-                **_order_fields(event),
-            )
-        )
+    async def order_confirmed(uow: UnitOfWork, event: OrderConfirmed, envelope: Envelope) -> None:
+        await orders_confirmed(uow, [(event, envelope)])
 
     async def orders_confirmed(uow: UnitOfWork, run: list[tuple[OrderConfirmed, Envelope]]) -> None:
         # A run of confirmations in a batch: one look-up for all instead of one each.

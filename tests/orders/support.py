@@ -49,17 +49,24 @@ class PricingStub:
     _sock: socket.socket | None = None
     _port: int = 0
 
+    async def _answer_or_busy(self) -> JSONResponse | None:
+        """Count the request, wait `delay_s`, and answer 503 while `fail_next` lasts."""
+        self.requests += 1
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            return JSONResponse({"detail": "busy"}, status_code=503)
+        return None
+
     def app(self) -> FastAPI:
         app = FastAPI()
 
         @app.get("/v1/quotes")
         async def get_quotes(ids: str) -> JSONResponse:
-            self.requests += 1
-            if self.delay_s:
-                await asyncio.sleep(self.delay_s)
-            if self.fail_next > 0:
-                self.fail_next -= 1
-                return JSONResponse({"detail": "busy"}, status_code=503)
+            busy = await self._answer_or_busy()
+            if busy is not None:
+                return busy
             known = [self.quotes[q] for q in dict.fromkeys(ids.split(",")) if q in self.quotes]
             self.batches.append(len(ids.split(",")))
             expired = [q["id"] for q in known if q["id"] in self.expired]
@@ -67,12 +74,9 @@ class PricingStub:
 
         @app.get("/v1/quotes/{quote_id}")
         async def get_quote(quote_id: str) -> JSONResponse:
-            self.requests += 1
-            if self.delay_s:
-                await asyncio.sleep(self.delay_s)
-            if self.fail_next > 0:
-                self.fail_next -= 1
-                return JSONResponse({"detail": "busy"}, status_code=503)
+            busy = await self._answer_or_busy()
+            if busy is not None:
+                return busy
             if quote_id in self.expired:
                 return JSONResponse({"detail": "expired"}, status_code=410)
             quote = self.quotes.get(quote_id)
