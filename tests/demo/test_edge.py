@@ -14,7 +14,6 @@ from services.demo.extract import NEIGHBOUR_RADIUS_KM, extract
 from services.pricing.config import PricingSettings
 from services.pricing.geo import CommuneIndex
 
-SOURCE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "communes-fr.csv"
 DEMO_DIR = Path(__file__).resolve().parents[2] / "services" / "demo"
 # pricing's lookup ranks the whole country; rows further than this from the area's box can
 # never be the nearest to a point sampled within 2.2 km of a town hall of the area
@@ -126,8 +125,30 @@ class TestNeighbours:
         assert max(2 * c.jitter_radius_km for c in city.communes) < NEIGHBOUR_RADIUS_KM
         assert {"01600", "69480"} <= {n.postcode for n in city.neighbours}
 
-    @pytest.mark.skipif(not SOURCE.is_file(), reason=f"{SOURCE} is not here")
-    def test_extract_reproduces_the_packaged_files(self, tmp_path: Path) -> None:
-        assert extract(SOURCE, tmp_path / "communes-lyon.csv") == (67, 194)
-        for name in ("communes-lyon.csv", "communes-lyon-neighbours.csv"):
-            assert (tmp_path / name).read_bytes() == (DEMO_DIR / name).read_bytes(), name
+    def test_extract_keeps_the_metropole_and_its_neighbours_only(self, tmp_path: Path) -> None:
+        # A national file in miniature: the Métropole (every commune of it, or extract refuses),
+        # a neighbour 10 km out, a former commune of a neighbour, and places out of reach.
+        fields = next(csv.reader((DEMO_DIR / "communes-lyon.csv").open(encoding="utf-8")))
+        metropole = [dict(zip(fields, row, strict=True)) for row in csv.reader(
+            (DEMO_DIR / "communes-lyon.csv").open(encoding="utf-8"))][1:]
+        genay = next(r for r in metropole if r["commune"] == "Genay")
+
+        def row(insee: str, name: str, postcode: str, kind: str, lat: float, lng: float) -> dict[str, str]:
+            return {**genay, "insee_com": insee, "commune": name, "commune_article": name,
+                    "code_postal": postcode, "commune_type": kind, "insee_parente": "",
+                    "lat": f"{lat}", "lng": f"{lng}"}
+
+        lat, lng = float(genay["lat"]), float(genay["lng"])
+        near = row("01999", "Près", "01600", "COM", lat + 10 / 111, lng)
+        former = row("01998", "Ancien", "01601", "COMD", lat + 12 / 111, lng)
+        far = row("01997", "Loin", "01602", "COM", lat + 40 / 111, lng)
+        no_postcode = row("01996", "Sans", "", "COM", lat + 1 / 111, lng)
+        source = tmp_path / "communes-fr.csv"
+        with source.open("w", encoding="utf-8", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows([far, *metropole, no_postcode, former, near])
+        assert extract(source, tmp_path / "communes-lyon.csv") == (len(metropole), 2)
+        assert (tmp_path / "communes-lyon.csv").read_bytes() == (DEMO_DIR / "communes-lyon.csv").read_bytes()
+        kept = list(csv.DictReader((tmp_path / "communes-lyon-neighbours.csv").open(encoding="utf-8")))
+        assert [r["commune"] for r in kept] == ["Près", "Ancien"]  # sorted by postcode
