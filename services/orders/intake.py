@@ -31,6 +31,7 @@ class PostgresIntake:
         url = database.url.set(drivername="postgresql")
         self.dsn = url.render_as_string(hide_password=False)
         self.schema = database.schema
+        self.database = database
         self.pool_size = pool_size
         self.pool: asyncpg.Pool | None = None
         self.order_cols = [c.name for c in Order.__table__.columns]
@@ -65,7 +66,7 @@ class PostgresIntake:
     async def start(self) -> None:
         self.pool = await asyncpg.create_pool(
             self.dsn, min_size=1, max_size=self.pool_size,
-            server_settings={"search_path": self.schema},
+            server_settings=self.database.server_settings,
             # These connections only run single autocommit statements (no SET, LISTEN, cursor
             # or advisory lock), so the default reset round trip on every release is skipped.
             reset=_keep_session,
