@@ -19,8 +19,7 @@ import httpx
 import structlog
 
 from services.orders.config import OrdersSettings
-from services.orders.models import OrderHistory
-from services.orders.repository import OrdersRepository
+from services.orders.repository import OrdersRepository, PendingNotification
 from shared.db import Database
 
 log = structlog.get_logger(__name__)
@@ -131,7 +130,7 @@ class NotificationDispatcher:
             if not rows:
                 return 0
             hooks = await repo.webhooks({r.client_id for r in rows})
-            by_order: dict[str, list[OrderHistory]] = defaultdict(list)
+            by_order: dict[str, list[PendingNotification]] = defaultdict(list)
             for row in rows:
                 by_order[row.order_id].append(row)
             sent: list[int] = []
@@ -140,14 +139,21 @@ class NotificationDispatcher:
             with_hook = [g for g in by_order.values() if g[0].client_id in hooks]
             for group in by_order.values():
                 if group[0].client_id not in hooks:
-                    await self._send_in_order(group, hooks, now, sent)
-            await asyncio.gather(*(self._send_in_order(group, hooks, now, sent) for group in with_hook))
+                    await self._send_in_order(repo, group, hooks, now, sent)
+            await asyncio.gather(
+                *(self._send_in_order(repo, group, hooks, now, sent) for group in with_hook)
+            )
             await repo.mark_notified(sent)
             await uow.commit()
             return len(rows)
 
     async def _send_in_order(
-        self, rows: list[OrderHistory], hooks: dict[str, str], now: datetime, sent: list[int]
+        self,
+        repo: OrdersRepository,
+        rows: list[PendingNotification],
+        hooks: dict[str, str],
+        now: datetime,
+        sent: list[int],
     ) -> None:
         for position, row in enumerate(rows):
             notification = Notification(row.order_id, row.client_id, row.from_status, row.to_status,
@@ -155,15 +161,15 @@ class NotificationDispatcher:
             try:
                 await self.transport.send(notification, hooks.get(row.client_id))
             except Exception as exc:
-                row.notify_attempts += 1
-                row.notify_error = repr(exc)[:500]
-                if row.notify_attempts >= self.settings.notify_attempts:
-                    row.notify_state = "failed"
+                attempts, error = row.attempts + 1, repr(exc)[:500]
+                if attempts >= self.settings.notify_attempts:
+                    await repo.record_notify_failure(row.id, attempts, error, abandoned=True, retry_at=None)
                     log.warning("client_notification_abandoned", order_id=row.order_id,
-                                status=row.to_status, error=row.notify_error)
+                                status=row.to_status, error=error)
                     continue  # the later ones may still go out
-                delay = self.settings.notify_backoff_s * 2 ** (row.notify_attempts - 1)
-                for later in rows[position:]:  # keep the order: the later ones wait too
-                    later.notify_after = now + timedelta(seconds=delay)
+                retry_at = now + timedelta(seconds=self.settings.notify_backoff_s * 2 ** (attempts - 1))
+                await repo.record_notify_failure(row.id, attempts, error, abandoned=False, retry_at=retry_at)
+                # keep the order: the later ones wait too
+                await repo.put_off_notifications([later.id for later in rows[position + 1 :]], retry_at)
                 return
             sent.append(row.id)

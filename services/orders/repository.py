@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, select, update
@@ -20,6 +21,20 @@ from services.orders.models import (
     Rating,
     Series,
 )
+
+
+@dataclass(frozen=True)
+class PendingNotification:
+    """A history row still to send to the client."""
+
+    id: int
+    order_id: str
+    client_id: str
+    from_status: str | None
+    to_status: str
+    at: datetime
+    reason: str
+    attempts: int
 
 
 class OrdersRepository:
@@ -86,16 +101,21 @@ class OrdersRepository:
         return await self.session.get(IdempotencyKey, (subject, key))
 
     # notifications (the history rows still to send)
-    async def pending_notifications(self, now: datetime, limit: int) -> Sequence[OrderHistory]:
+    async def pending_notifications(self, now: datetime, limit: int) -> list[PendingNotification]:
+        """Return the history rows due for sending, oldest first, as plain values (no ORM objects:
+        this runs after nearly every order), locked against another dispatcher."""
         query = (
-            select(OrderHistory)
+            select(
+                OrderHistory.id, OrderHistory.order_id, OrderHistory.client_id, OrderHistory.from_status,
+                OrderHistory.to_status, OrderHistory.at, OrderHistory.reason, OrderHistory.notify_attempts,
+            )
             .where(OrderHistory.notify_state == "pending", OrderHistory.notify_after <= now)
             .order_by(OrderHistory.id)
             .limit(limit)
         )
         if self.is_postgres:
             query = query.with_for_update(skip_locked=True)
-        return (await self.session.scalars(query)).all()
+        return [PendingNotification(*row) for row in await self.session.execute(query)]
 
     async def mark_notified(self, ids: list[int]) -> None:
         """Mark history rows as sent, in one statement."""
@@ -104,6 +124,28 @@ class OrdersRepository:
                 update(OrderHistory)
                 .where(OrderHistory.id.in_(ids))
                 .values(notify_state="sent", notify_error=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    async def record_notify_failure(
+        self, row_id: int, attempts: int, error: str, *, abandoned: bool, retry_at: datetime | None
+    ) -> None:
+        """Count a failed attempt; abandon the row, or put it off until `retry_at`."""
+        values: dict[str, object] = {"notify_attempts": attempts, "notify_error": error}
+        if abandoned:
+            values["notify_state"] = "failed"
+        if retry_at is not None:
+            values["notify_after"] = retry_at
+        await self.session.execute(
+            update(OrderHistory).where(OrderHistory.id == row_id).values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def put_off_notifications(self, row_ids: list[int], retry_at: datetime) -> None:
+        """Let rows wait behind an earlier one of their order that failed (order is kept)."""
+        if row_ids:
+            await self.session.execute(
+                update(OrderHistory).where(OrderHistory.id.in_(row_ids)).values(notify_after=retry_at)
                 .execution_options(synchronize_session=False)
             )
 

@@ -249,7 +249,7 @@ def run_load(port: int, token: str, start_at: str, seconds: float, warmup_s: flo
         stop_at = measure_from + seconds
         await asyncio.gather(*(worker(w, measure_from, stop_at) for w in range(connections)))
         print(json.dumps({"latencies_ms": latencies, "statuses": statuses, "seconds": seconds,
-                          "warmup_s": warmup_s}))
+                          "warmup_s": warmup_s, "load_cpu_s": time.process_time()}))
 
     import uvloop
 
@@ -319,9 +319,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_command(*commands: str) -> dict[str, float]:
+    """Return the CPU seconds used so far by the processes running each command (PostgreSQL's
+    backends, the Kafka JVM), alive ones only: a figure to diff over a run."""
+    totals = dict.fromkeys(commands, 0.0)
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            stat = (proc / "stat").read_text()
+        except OSError:
+            continue
+        command = stat[stat.index("(") + 1 : stat.rindex(")")]
+        if command in totals:
+            fields = stat.rsplit(")", 1)[1].split()
+            totals[command] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return totals
+
+
 def load(port: int, token: str, start_at: str, seconds: float, warmup_s: float,
          connections: int, server_pids: list[int]) -> dict[str, Any]:
     before = sum(cpu_seconds(pid) for pid in server_pids)
+    others_before = cpu_by_command("postgres", "java")
     out = subprocess.run(
         [sys.executable, __file__, "--load", str(port), token, start_at, str(seconds), str(warmup_s),
          str(connections), uuid.uuid4().hex[:8]],
@@ -329,6 +348,9 @@ def load(port: int, token: str, start_at: str, seconds: float, warmup_s: float,
     ).stdout
     result: dict[str, Any] = json.loads(out)
     result["server_cpu_s"] = sum(cpu_seconds(pid) for pid in server_pids) - before
+    others = cpu_by_command("postgres", "java")
+    result["postgres_cpu_s"] = others["postgres"] - others_before["postgres"]
+    result["kafka_cpu_s"] = others["java"] - others_before["java"]
     result["requests_total"] = len(result["latencies_ms"])
     return result
 
@@ -345,6 +367,9 @@ def pool_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
         "seconds": sum(run["seconds"] for run in runs),
         "warmup_s": sum(run["warmup_s"] for run in runs),
         "server_cpu_s": sum(run["server_cpu_s"] for run in runs),
+        "postgres_cpu_s": sum(run["postgres_cpu_s"] for run in runs),
+        "kafka_cpu_s": sum(run["kafka_cpu_s"] for run in runs),
+        "load_cpu_s": sum(run["load_cpu_s"] for run in runs),
         "requests_total": sum(run["requests_total"] for run in runs),
         "rounds": [round(int(run["statuses"].get("201", 0)) / run["seconds"], 1) for run in runs],
     }
@@ -360,9 +385,16 @@ def figures(result: dict[str, Any]) -> dict[str, Any]:
     # CPU of the server over warm-up + measure, per request served in that time (approximately
     # the measured share): a figure less sensitive than the rate to other load on the machine.
     served = result["requests_total"] * (1 + result["warmup_s"] / result["seconds"])
+    def per_request(key: str) -> float:
+        return round(result[key] * 1000 / max(served, 1), 3)
+
     return {"orders_per_s": round(ok / result["seconds"], 1), "p50_ms": at(0.50), "p95_ms": at(0.95),
             "p99_ms": at(0.99), "requests": len(data), "statuses": result["statuses"],
-            "server_cpu_ms_per_request": round(result["server_cpu_s"] * 1000 / max(served, 1), 3),
+            "server_cpu_ms_per_request": per_request("server_cpu_s"),
+            "cpu_ms_per_request": {"server": per_request("server_cpu_s"),
+                                   "postgres": per_request("postgres_cpu_s"),
+                                   "kafka": per_request("kafka_cpu_s"),
+                                   "load_generator": per_request("load_cpu_s")},
             "rate_per_round": result["rounds"]}
 
 
@@ -496,6 +528,8 @@ def main() -> None:
         "meets_targets": ours["orders_per_s"] >= 1000 and ours["p99_ms"] < 100 and ratio >= 0.5,
         "server_cpu_ms_per_request": {"orders": ours["server_cpu_ms_per_request"],
                                       "baseline": base["server_cpu_ms_per_request"]},
+        # Where a request's CPU goes on this machine (the rate is bound by the sum of these).
+        "cpu_ms_per_request": {"orders": ours["cpu_ms_per_request"], "baseline": base["cpu_ms_per_request"]},
         "requests": {"orders": ours["requests"], "baseline": base["requests"]},
         "rate_per_round": {"orders": ours["rate_per_round"], "baseline": base["rate_per_round"]},
         "statuses": {"orders": ours["statuses"], "baseline": base["statuses"]},
