@@ -186,6 +186,21 @@ class Harness:
         return offers[0] if offers else None
 
 
+async def offered_to_p1(h: Harness) -> dict[str, Any]:
+    """Two providers on duty, one order `o1`, a batch: p1 (the nearer) holds the live offer."""
+    await h.given(
+        provider_activated("p1"),
+        on_duty("p1"),
+        provider_activated("p2", home_lat=48.80, home_lng=2.30),
+        on_duty("p2"),
+        order_confirmed("o1", now=h.clock.now),
+    )
+    await h.batch()
+    offer = await h.live_offer("p1")
+    assert offer is not None and offer["order_id"] == "o1"
+    return offer
+
+
 @asynccontextmanager
 async def matching_harness(
     settings: PlatformSettings,

@@ -7,21 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.matching.support import Harness, on_duty, order_confirmed, provider_activated
-
-
-async def offered(h: Harness) -> dict[str, Any]:
-    await h.given(
-        provider_activated("p1"),
-        on_duty("p1"),
-        provider_activated("p2", home_lat=48.80, home_lng=2.30),
-        on_duty("p2"),
-        order_confirmed("o1", now=h.clock.now),
-    )
-    await h.batch()
-    offer = await h.live_offer("p1")
-    assert offer is not None
-    return offer
+from tests.matching.support import Harness, offered_to_p1, on_duty, order_confirmed, provider_activated
 
 
 class TestRolesAndOwnership:
@@ -45,7 +31,7 @@ class TestRolesAndOwnership:
         assert put.status_code == 403
 
     async def test_another_providers_offer_is_404(self, h: Harness) -> None:
-        offer = await offered(h)
+        offer = await offered_to_p1(h)
         for path in ("accept", "decline"):
             response = await h.client.post(f"/v1/offers/{offer['id']}/{path}", headers=h.provider("p2"))
             assert response.status_code == 404
@@ -53,7 +39,7 @@ class TestRolesAndOwnership:
         assert (await h.live_offer("p1")) is not None
 
     async def test_another_providers_mission_is_404_but_ops_see_it(self, h: Harness) -> None:
-        offer = await offered(h)
+        offer = await offered_to_p1(h)
         mission = (await h.client.post(f"/v1/offers/{offer['id']}/accept", headers=h.provider("p1"))).json()
         assert (
             await h.client.get(f"/v1/missions/{mission['id']}", headers=h.provider("p2"))
@@ -76,7 +62,7 @@ class TestRolesAndOwnership:
 
 class TestDecisions:
     async def test_ops_read_the_chosen_pair_and_the_rejected_alternatives(self, h: Harness) -> None:
-        await offered(h)
+        await offered_to_p1(h)
         body = (await h.client.get("/v1/dispatch/decisions/o1", headers=h.ops())).json()
         decision = body["decisions"][0]
         assert decision["outcome"] == "offered" and decision["chosen"]["provider_id"] == "p1"
@@ -85,14 +71,14 @@ class TestDecisions:
         assert [a["provider_id"] for a in decision["alternatives"]] == ["p2"]
 
     async def test_the_chosen_provider_reads_why_without_other_ids(self, h: Harness) -> None:
-        await offered(h)
+        await offered_to_p1(h)
         body = (await h.client.get("/v1/dispatch/decisions/o1", headers=h.provider("p1"))).json()
         decision = body["decisions"][0]
         assert decision["is_chosen"] is True and decision["summary"].startswith("You got")
         assert all(a["provider_id"] == "another provider" for a in decision["alternatives"])
 
     async def test_a_provider_not_involved_gets_404(self, h: Harness) -> None:
-        await offered(h)
+        await offered_to_p1(h)
         await h.given(provider_activated("p9", categories=["gardening"]))
         response = await h.client.get("/v1/dispatch/decisions/o1", headers=h.provider("p9"))
         assert response.status_code == 404
@@ -122,7 +108,7 @@ class TestWeightsAndDryRun:
 
 class TestFairness:
     async def test_a_provider_sees_their_offers_against_comparable_peers(self, h: Harness) -> None:
-        await offered(h)
+        await offered_to_p1(h)
         me = (await h.client.get("/v1/dispatch/fairness/me", headers=h.provider("p2"))).json()
         assert me["offers"] == 0 and me["peers"] >= 0
         spread = (await h.client.get("/v1/dispatch/fairness", headers=h.ops())).json()["providers"]
@@ -208,7 +194,7 @@ class TestGarbage:
     async def test_garbage_bodies_never_give_500(
         self, h: Harness, method: str, path: str, who: str | None
     ) -> None:
-        offer = await offered(h)
+        offer = await offered_to_p1(h)
         mission = (await h.client.get("/v1/missions", headers=h.ops())).json()
         url = path.format(offer=offer["id"], mission=mission[0]["id"] if mission else "m-unknown")
         headers = h.provider(who) if who else h.ops()

@@ -8,6 +8,7 @@ from typing import Any
 from tests.matching.support import (
     Harness,
     all_week,
+    offered_to_p1,
     on_duty,
     order_confirmed,
     provider_activated,
@@ -15,16 +16,7 @@ from tests.matching.support import (
 
 
 async def assigned_mission(h: Harness) -> dict[str, Any]:
-    await h.given(
-        provider_activated("p1"),
-        on_duty("p1"),
-        provider_activated("p2", home_lat=48.80, home_lng=2.30),
-        on_duty("p2"),
-        order_confirmed("o1", now=h.clock.now),
-    )
-    await h.batch()
-    offer = await h.live_offer("p1")
-    assert offer is not None
+    offer = await offered_to_p1(h)
     response = await h.client.post(f"/v1/offers/{offer['id']}/accept", headers=h.provider("p1"))
     assert response.status_code == 200, response.text
     mission: dict[str, Any] = response.json()

@@ -7,22 +7,14 @@ from sqlalchemy import select
 from services.matching.models import DutyPeriod, Exclusion, Order
 from shared.bus.base import OutgoingMessage
 from shared.events import to_envelope
-from tests.matching.support import Harness, all_week, on_duty, order_confirmed, provider_activated
-
-
-async def offered_to_p1(h: Harness) -> dict[str, object]:
-    """Two providers on duty, one order, a batch: p1 (the nearer) holds the live offer."""
-    await h.given(
-        provider_activated("p1"),
-        on_duty("p1"),
-        provider_activated("p2", home_lat=48.80, home_lng=2.30),
-        on_duty("p2"),
-        order_confirmed("o1", now=h.clock.now),
-    )
-    await h.batch()
-    offer = await h.live_offer("p1")
-    assert offer is not None and offer["order_id"] == "o1"
-    return offer
+from tests.matching.support import (
+    Harness,
+    all_week,
+    offered_to_p1,
+    on_duty,
+    order_confirmed,
+    provider_activated,
+)
 
 
 async def order_status(h: Harness, order_id: str) -> str:
