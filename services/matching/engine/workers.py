@@ -37,17 +37,19 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def start() -> bool:
+def start(*, even_on_one_core: bool = False) -> bool:
     """Start the worker process if this machine has a second core; return whether it runs.
 
     Starting takes a few tenths of a second (a fresh interpreter importing numpy and
     OR-Tools): call it once when the service starts, not in the middle of a batch.
+    `even_on_one_core`: start it anyway (tests of the worker's answers, which never depend
+    on the cores; on one core it only makes a batch slower).
     """
     global _executor, _disabled
     with _lock:
         if _executor is not None:
             return True
-        if _disabled or available_cores() < 2:
+        if _disabled or (available_cores() < 2 and not even_on_one_core):
             return False
         try:
             # spawn, not fork: the service runs threads (asyncio.to_thread, Kafka clients).

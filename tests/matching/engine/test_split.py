@@ -73,8 +73,7 @@ class TestSolveHalves:
         assert chosen.sum() == best.sum()
 
     def test_the_worker_process_returns_what_this_process_computes(self) -> None:
-        if workers.available_cores() < 2 or not workers.start():
-            pytest.skip("no second core for the worker process")
+        assert workers.start(even_on_one_core=True), "the worker process did not start"
         o_xy, p_xy, oi, pi, cost = city(11, 300, 500, 1.5)
         big = unassigned_cost(cost, 300)
         here = solve_halves(oi, pi, cost, big, (o_xy[0], o_xy[1]), (p_xy[0], p_xy[1]), use_worker=False)
@@ -125,8 +124,7 @@ class TestGenerateInHalves:
 
 class TestSplitSolve:
     def test_the_result_does_not_depend_on_the_worker(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        if workers.available_cores() < 2 or not workers.start():
-            pytest.skip("no second core for the worker process")
+        assert workers.start(even_on_one_core=True), "the worker process did not start"
         monkeypatch.setattr(solver, "SPLIT_MIN_ARCS", 1)
         monkeypatch.setattr(solver, "SPLIT_MIN_ORDERS", 1)
         orders, providers = around_lyon(9, 200, 260)

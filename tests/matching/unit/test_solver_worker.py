@@ -93,10 +93,20 @@ class TestWorkerLife:
             assert child_pids() == before
         assert child_pids() == before
 
-    @pytest.mark.skipif(workers.available_cores() < 2, reason="the worker needs a second core")
-    async def test_on_starts_the_worker_with_the_service_and_stops_it_with_it(
-        self, settings: PlatformSettings
+    async def test_on_one_core_on_solves_in_process(
+        self, settings: PlatformSettings, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        monkeypatch.setattr(workers, "available_cores", lambda: 1)
+        matching = MatchingSettings(is_dispatch_enabled=False, solver_worker="on")
+        async with matching_harness(settings, matching=matching) as h:
+            assert not h.component.solver_worker.is_running
+            assert h.component.dispatcher.workers == 1
+            assert multiprocessing.active_children() == []
+
+    async def test_on_starts_the_worker_with_the_service_and_stops_it_with_it(
+        self, settings: PlatformSettings, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(workers, "available_cores", lambda: 2)  # whatever this machine has
         before = child_pids()
         matching = MatchingSettings(is_dispatch_enabled=False, solver_worker="on")
         async with matching_harness(settings, matching=matching) as h:
