@@ -6,6 +6,7 @@ import functools
 import gc
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import ParamSpec, TypeVar
 
@@ -46,6 +47,7 @@ from services.matching.engine.problem import (
 from services.matching.engine.travel import HaversineTravel, TravelModel
 
 DEFAULT_MAX_CANDIDATES = 8
+PARALLEL_SORT_MIN_PAIRS = 200_000
 DEFAULT_POOL = 24
 WIDEN_ROUNDS = 3
 WIDEN_FACTOR = 4
@@ -260,14 +262,23 @@ def _short_lists(problem: Problem, pairs: Pairs, k: int, threshold: float) -> np
     first = np.cumsum(counts) - counts
     static = problem.p_reputation[pairs.pi] + problem.p_fairness[pairs.pi]
     shaped = pairs.cost - static + np.maximum(static, threshold)
-    for value in (shaped, pairs.travel):
+
+    def nearest_k(value: np.ndarray) -> np.ndarray:
         # One sort on a combined key (order, value): values are small non-negative floats.
         span = float(value.max()) - float(value.min()) + 1.0
         key = pairs.oi * span + (value - float(value.min()))
         order = np.argsort(key, kind="stable")
         rank = np.empty(len(pairs), np.int64)
         rank[order] = np.arange(len(pairs)) - first[pairs.oi[order]]
-        marked |= rank < k
+        return rank < k
+
+    if len(pairs) >= PARALLEL_SORT_MIN_PAIRS and worker_pool.available_cores() >= 2:
+        # The two sorts run at once on two threads (numpy's sort releases the GIL).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            by_travel = pool.submit(nearest_k, pairs.travel)
+            marked = nearest_k(shaped) | by_travel.result()
+    else:
+        marked = nearest_k(shaped) | nearest_k(pairs.travel)
     return marked
 
 
@@ -431,10 +442,15 @@ def _result(
     Only the rows of assigned orders and of their first alternatives (the cheapest pairs,
     ties by provider) are scored; the rest is whole-array work.
     """
-    order = np.lexsort((pairs.pi, pairs.cost, pairs.oi))
-    pairs, chosen = pairs.take(order), chosen[order]
     n = len(problem.orders)
-    picked = np.flatnonzero(chosen)
+    if alternatives:
+        # Each order's rows cheapest first (ties by provider), to read its first alternatives.
+        order = np.lexsort((pairs.pi, pairs.cost, pairs.oi))
+        pairs, chosen = pairs.take(order), chosen[order]
+        picked = np.flatnonzero(chosen)
+    else:  # only the chosen rows are read: no need to sort every candidate pair
+        picked = np.flatnonzero(chosen)
+        picked = picked[np.argsort(pairs.oi[picked], kind="stable")]
     winner = np.full(len(problem.providers), -1, np.int64)
     winner[pairs.pi[picked]] = pairs.oi[picked]
     counts = np.bincount(pairs.oi, minlength=n)
