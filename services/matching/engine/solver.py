@@ -270,7 +270,8 @@ def _short_lists(problem: Problem, pairs: Pairs, k: int, threshold: float) -> np
         order = np.argsort(key, kind="stable")
         rank = np.empty(len(pairs), np.int64)
         rank[order] = np.arange(len(pairs)) - first[pairs.oi[order]]
-        return rank < k
+        within: np.ndarray = rank < k
+        return within
 
     if len(pairs) >= PARALLEL_SORT_MIN_PAIRS and worker_pool.available_cores() >= 2:
         # The two sorts run at once on two threads (numpy's sort releases the GIL).
