@@ -255,9 +255,8 @@ def _threshold(problem: Problem) -> float:
 
 def _short_lists(problem: Problem, pairs: Pairs, k: int, threshold: float) -> np.ndarray:
     """Mark each order's k cheapest pairs (at approximate prices) and k nearest: the first graph."""
-    marked = np.zeros(len(pairs), bool)
     if not len(pairs):
-        return marked
+        return np.zeros(0, bool)
     counts = np.bincount(pairs.oi, minlength=len(problem.orders))
     first = np.cumsum(counts) - counts
     static = problem.p_reputation[pairs.pi] + problem.p_fairness[pairs.pi]
@@ -277,9 +276,11 @@ def _short_lists(problem: Problem, pairs: Pairs, k: int, threshold: float) -> np
         # The two sorts run at once on two threads (numpy's sort releases the GIL).
         with ThreadPoolExecutor(max_workers=1) as pool:
             by_travel = pool.submit(nearest_k, pairs.travel)
-            marked = nearest_k(shaped) | by_travel.result()
+            by_price = nearest_k(shaped)
+            nearest = by_travel.result()
     else:
-        marked = nearest_k(shaped) | nearest_k(pairs.travel)
+        by_price, nearest = nearest_k(shaped), nearest_k(pairs.travel)
+    marked: np.ndarray = by_price | nearest
     return marked
 
 
