@@ -185,17 +185,7 @@ def _candidate_dict(candidate: CandidateScore) -> dict[str, Any]:
 
 def assignment_details(assignment: Assignment, factor: float) -> dict[str, Any]:
     """Return an assignment as JSON-ready numbers (what the decision keeps)."""
-    chosen = _candidate_dict(
-        CandidateScore(
-            provider_id=assignment.provider_id,
-            cost=assignment.cost,
-            travel_min=assignment.travel_min,
-            start_at=assignment.start_at,
-            components=assignment.components,
-            supplement_cents=assignment.supplement_cents,
-            net_hourly_cents=assignment.net_hourly_cents,
-        )
-    )
+    chosen = _candidate_dict(assignment.chosen())
     return {
         "outcome": "offered",
         "radius_factor": factor,

@@ -39,17 +39,8 @@ def explain_candidate(candidate: CandidateScore) -> str:
 
 def explain_assignment(assignment: Assignment) -> str:
     """Describe why an order went to its provider, and why the best alternatives did not get it."""
-    chosen = CandidateScore(
-        provider_id=assignment.provider_id,
-        cost=assignment.cost,
-        travel_min=assignment.travel_min,
-        start_at=assignment.start_at,
-        components=assignment.components,
-        supplement_cents=assignment.supplement_cents,
-        net_hourly_cents=assignment.net_hourly_cents,
-    )
     lines = [
-        f"Order {assignment.order_id} went to {explain_candidate(chosen)}",
+        f"Order {assignment.order_id} went to {explain_candidate(assignment.chosen())}",
         "The batch minimises the total score of all its assignments, one mission per provider; "
         "declining an offer never lowers a provider's score.",
     ]
@@ -64,7 +55,7 @@ def explain_for_provider(assignment: Assignment, provider_id: str) -> str:
     if assignment.provider_id == provider_id:
         return (
             f"You got order {assignment.order_id} because your score for it was the best the "
-            f"batch could give: {explain_candidate(_as_candidate(assignment))}"
+            f"batch could give: {explain_candidate(assignment.chosen())}"
         )
     for alt in assignment.alternatives:
         if alt.provider_id == provider_id:
@@ -80,14 +71,3 @@ def explain_for_provider(assignment: Assignment, provider_id: str) -> str:
         "(category, distance, availability, or score); declines are never held against you."
     )
 
-
-def _as_candidate(assignment: Assignment) -> CandidateScore:
-    return CandidateScore(
-        provider_id=assignment.provider_id,
-        cost=assignment.cost,
-        travel_min=assignment.travel_min,
-        start_at=assignment.start_at,
-        components=assignment.components,
-        supplement_cents=assignment.supplement_cents,
-        net_hourly_cents=assignment.net_hourly_cents,
-    )

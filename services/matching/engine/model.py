@@ -191,6 +191,18 @@ class Assignment:
     net_hourly_cents: int
     alternatives: list[CandidateScore] = field(default_factory=list)
 
+    def chosen(self) -> CandidateScore:
+        """Return the chosen pair in the form of its alternatives (to explain them alike)."""
+        return CandidateScore(
+            provider_id=self.provider_id,
+            cost=self.cost,
+            travel_min=self.travel_min,
+            start_at=self.start_at,
+            components=self.components,
+            supplement_cents=self.supplement_cents,
+            net_hourly_cents=self.net_hourly_cents,
+        )
+
 
 @dataclass(frozen=True)
 class BatchResult:
