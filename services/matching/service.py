@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
@@ -189,10 +189,7 @@ class MatchingService:
         """Return a provider's offers with their orders."""
         async with self.database.unit_of_work() as uow:
             repo = MatchingRepository(uow.session)
-            offers = await repo.offers_of(provider_id, statuses)
-            orders = await repo.orders_by_id([o.order_id for o in offers])
-            repo.detach()
-            return [(o, orders.get(o.order_id)) for o in offers]
+            return await _with_orders(repo, await repo.offers_of(provider_id, statuses))
 
     async def get_offer(self, offer_id: str, provider_id: str) -> tuple[Offer, Order | None]:
         """Return one of the provider's offers."""
@@ -225,10 +222,7 @@ class MatchingService:
         """Return missions (a provider's own, or all for ops) with their orders."""
         async with self.database.unit_of_work() as uow:
             repo = MatchingRepository(uow.session)
-            missions = await repo.missions(provider_id, statuses)
-            orders = await repo.orders_by_id([m.order_id for m in missions])
-            repo.detach()
-            return [(m, orders.get(m.order_id)) for m in missions]
+            return await _with_orders(repo, await repo.missions(provider_id, statuses))
 
     async def start_mission(self, mission_id: str, provider_id: str, code: str) -> Mission:
         """Start a mission with the client's start code."""
@@ -406,3 +400,13 @@ class MatchingService:
                 "offer_id": offer_id,
                 "to_provider_id": provider_id,
             }
+
+
+R = TypeVar("R", Offer, Mission)
+
+
+async def _with_orders(repo: MatchingRepository, rows: Sequence[R]) -> list[tuple[R, Order | None]]:
+    """Pair offers or missions with their orders (one query), detached for the views."""
+    orders = await repo.orders_by_id([row.order_id for row in rows])
+    repo.detach()
+    return [(row, orders.get(row.order_id)) for row in rows]
