@@ -2,39 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 
 from services.orders import domain
-from services.orders.config import OrdersSettings
 from services.orders.domain import DisputeOutcome, DisputeStatus, OrderStatus, RaterRole
 from services.orders.errors import DisputeNotFound
 from services.orders.idempotency import Answer, IdempotentRequest
 from services.orders.models import Dispute, DisputeAudit, Order, Rating
 from services.orders.repository import OrdersRepository
 from services.orders.schemas import DisputeCreate, DisputeResolve, RatingCreate
-from services.orders.service import OrdersService, new_id
+from services.orders.service import OrdersUseCases
 from services.orders.views import dispute_read, dump, rating_read
 from shared.auth import Principal, Role
 from shared.db import UnitOfWork
 from shared.errors import Conflict, Forbidden, IllegalTransition
 from shared.events.orders import DisputeResolved, RatingRevealed
+from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
 
 
-class FeedbackService:
+class FeedbackService(OrdersUseCases):
     """Ratings and disputes; reuses the orders service's visibility rules."""
-
-    def __init__(self, orders: OrdersService, settings: OrdersSettings,
-                 clock: Callable[[], datetime]) -> None:
-        self.orders = orders
-        self.database = orders.database
-        self.settings = settings
-        self.clock = clock
 
     # ------------------------------------------------------------ ratings
 

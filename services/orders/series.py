@@ -7,35 +7,27 @@ the last provider assigned in the series.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
 import structlog
 
 from services.orders import domain
-from services.orders.config import OrdersSettings
 from services.orders.domain import Frequency, SeriesStatus
 from services.orders.errors import SeriesNotFound
 from services.orders.models import OrderHistory, Series
 from services.orders.repository import OrdersRepository
 from services.orders.schemas import SeriesRead
-from services.orders.service import OrdersService, confirmed_event, new_id
+from services.orders.service import OrdersUseCases, confirmed_event
 from shared.auth import Principal
 from shared.errors import IllegalTransition, Invalid
+from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
 
 
-class SeriesService:
+class SeriesService(OrdersUseCases):
     """Use cases of recurring series."""
-
-    def __init__(self, orders: OrdersService, settings: OrdersSettings,
-                 clock: Callable[[], datetime]) -> None:
-        self.orders = orders
-        self.database = orders.database
-        self.settings = settings
-        self.clock = clock
 
     def _read(self, series: Series) -> dict[str, Any]:
         frequency = Frequency(series.frequency)

@@ -538,3 +538,13 @@ class OrdersService:
         async with self.database.unit_of_work() as uow:
             row = await OrdersRepository(uow.session).get_webhook(principal.subject)
             return row.url if row else None
+
+
+class OrdersUseCases:
+    """Use cases beside the order's own (ratings, disputes, series): they reuse its rules."""
+
+    def __init__(self, orders: OrdersService, settings: OrdersSettings, clock: Clock) -> None:
+        self.orders = orders
+        self.database = orders.database
+        self.settings = settings
+        self.clock = clock
