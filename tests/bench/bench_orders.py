@@ -3,8 +3,8 @@
     .venv/bin/python tests/bench/bench_orders.py [--quick]
 
 Processes, all on 127.0.0.1:
-- a fast pricing stub (raw asyncio HTTP/1.1, keep-alive) answering GET /v1/quotes?ids=... (and
-  GET /v1/quotes/{id}) with a canned, valid quote for any id;
+- a fast pricing stub (raw asyncio HTTP/1.1, keep-alive) answering GET /v1/quotes?ids=... with
+  a canned, valid quote for any id;
 - the orders service alone in its own uvicorn process (uvloop, httptools) on its own schema of
   TEST_DATABASE_URL, with its outbox relay publishing to Kafka (TEST_KAFKA_BOOTSTRAP);
   every request fetches its quote from the stub over HTTP (lookups of concurrent requests
@@ -51,7 +51,7 @@ def free_port() -> int:
 
 
 def serve_pricing(port: int, start_at: str) -> None:
-    """Answer GET /v1/quotes/{id} with a canned quote (HTTP/1.1 keep-alive), as fast as can be."""
+    """Answer GET /v1/quotes?ids= with canned quotes (HTTP/1.1 keep-alive), as fast as can be."""
     expires = (datetime.now(UTC) + timedelta(hours=6)).isoformat()
     template = {
         "category": "cleaning", "zone": "paris", "postcode": POSTCODE, "lat": QUOTE_LAT, "lng": QUOTE_LNG,
@@ -71,13 +71,9 @@ def serve_pricing(port: int, start_at: str) -> None:
             while b"\r\n\r\n" in self.buffer:
                 request, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
                 path = request.split(b" ", 2)[1].decode()
-                if "?ids=" in path:  # GET /v1/quotes?ids=a,b,c: several at once
-                    ids = unquote(path.split("?ids=", 1)[1].split("&", 1)[0]).split(",")
-                    quotes = ", ".join('{"id": "' + q + '", ' + head + "}" for q in ids)
-                    body = ('{"quotes": [' + quotes + '], "expired": []}').encode()
-                else:
-                    quote_id = path.rsplit("/", 1)[-1]
-                    body = ('{"id": "' + quote_id + '", ' + head + "}").encode()
+                ids = unquote(path.split("?ids=", 1)[1].split("&", 1)[0]).split(",")
+                quotes = ", ".join('{"id": "' + q + '", ' + head + "}" for q in ids)
+                body = ('{"quotes": [' + quotes + '], "expired": []}').encode()
                 self.transport.write(
                     b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: "
                     + str(len(body)).encode() + b"\r\n\r\n" + body

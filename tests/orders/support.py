@@ -72,18 +72,6 @@ class PricingStub:
             expired = [q["id"] for q in known if q["id"] in self.expired]
             return JSONResponse({"quotes": known, "expired": expired})
 
-        @app.get("/v1/quotes/{quote_id}")
-        async def get_quote(quote_id: str) -> JSONResponse:
-            busy = await self._answer_or_busy()
-            if busy is not None:
-                return busy
-            if quote_id in self.expired:
-                return JSONResponse({"detail": "expired"}, status_code=410)
-            quote = self.quotes.get(quote_id)
-            if quote is None:
-                return JSONResponse({"detail": "not found"}, status_code=404)
-            return JSONResponse(quote)
-
         @app.post("/hooks/{client_id}")
         async def webhook(client_id: str, request: Request) -> Response:
             if self.hook_fail_next > 0:
