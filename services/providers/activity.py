@@ -29,7 +29,6 @@ from services.providers.retention import (
 from services.providers.service import (
     Context,
     load_own,
-    new_id,
     read_only,
     reevaluate,
     standing_of,
@@ -44,6 +43,7 @@ from shared.events.envelope import Envelope
 from shared.events.matching import MissionAccepted, MissionCompleted, MissionDeclined, MissionExpired
 from shared.events.orders import RatingRevealed
 from shared.events.providers import BonusAwarded, ReputationChanged
+from shared.ids import new_id
 
 
 def period_bounds(period: str) -> tuple[datetime, datetime]:

@@ -8,7 +8,7 @@ watches and the record export in `activity.py`.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -101,14 +101,22 @@ def set_standing(provider: m.Provider, standing: Standing, now: datetime) -> Non
 
 
 async def evaluate_provider(
-    repo: ProviderRepository, ctx: Context, provider: m.Provider, now: datetime
+    repo: ProviderRepository,
+    ctx: Context,
+    provider: m.Provider,
+    now: datetime,
+    requirements: Mapping[str, Sequence[domain.ModuleRequirement]] | None = None,
 ) -> Evaluation:
-    """Return what the provider is qualified for now, and what blocks the rest."""
+    """Return what the provider is qualified for now, and what blocks the rest.
+
+    `requirements`: the training requirements to judge by (a preview of a change to them);
+    the current ones by default.
+    """
     checks, completions, retrainings, registry = await repo.facts(provider)
     return domain.evaluate(
         categories=list(provider.categories),
         checks=checks,
-        requirements=await repo.requirements(),
+        requirements=requirements if requirements is not None else await repo.requirements(),
         completions=completions,
         policy=ctx.policy,
         now=now,

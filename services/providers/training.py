@@ -17,8 +17,8 @@ from services.providers.service import (
     UNSET,
     Context,
     commit_unique,
+    evaluate_provider,
     load_own,
-    new_id,
     read_only,
     reevaluate,
 )
@@ -26,6 +26,7 @@ from shared.auth import Principal
 from shared.categories import is_known_category
 from shared.db import UnitOfWork
 from shared.errors import Conflict, IllegalTransition, Invalid, NotFound
+from shared.ids import new_id
 
 
 async def create_module(
@@ -259,19 +260,7 @@ async def preview_change(
         losing: list[dict[str, object]] = []
         gaining: list[dict[str, object]] = []
         for provider in await repo.list_providers(vetted):
-            checks, completions, retrainings, registry = await repo.facts(provider)
-            evaluation = domain.evaluate(
-                categories=list(provider.categories),
-                checks=checks,
-                requirements=requirements,
-                completions=completions,
-                policy=ctx.policy,
-                now=now,
-                retrainings=retrainings,
-                registry=registry,
-                cumulative_payout_cents=await repo.cumulative_payout_cents(provider.id),
-                urssaf_required_since=provider.urssaf_required_since,
-            )
+            evaluation = await evaluate_provider(repo, ctx, provider, now, requirements)
             before, after = list(provider.qualified), list(evaluation.qualified)
             lost = [c for c in before if c not in after]
             won = [c for c in after if c not in before]

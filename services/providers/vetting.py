@@ -23,7 +23,6 @@ from services.providers.service import (
     evaluate_provider,
     go_off_duty,
     load_own,
-    new_id,
     read_only,
     reevaluate,
     set_standing,
@@ -36,6 +35,7 @@ from shared.errors import Conflict, IllegalTransition, Invalid, NotFound
 from shared.events.providers import (
     ProviderSuspended,
 )
+from shared.ids import new_id
 
 
 async def _load_for_ops(repo: ProviderRepository, provider_id: str) -> m.Provider:
