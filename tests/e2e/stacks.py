@@ -108,7 +108,29 @@ def wait_healthy(
         time.sleep(0.2)
 
 
-class EmbeddedStack:
+class StackContext:
+    """`with stack:` starts it and stops it, also when starting fails half-way."""
+
+    def start(self) -> Stack:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Stack:
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class EmbeddedStack(StackContext):
     """The four services in one `dispatch serve` process on a free port."""
 
     mode = "embedded"
@@ -173,16 +195,6 @@ class EmbeddedStack:
         except ProcessLookupError:
             pass
 
-    def __enter__(self) -> Stack:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
 
 def with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
@@ -216,7 +228,7 @@ async def _delete_topics(bootstrap: str, prefix: str) -> None:
         await admin.close()
 
 
-class DistributedStack:
+class DistributedStack(StackContext):
     """`deploy/platform.sh up` on a fresh database, topic prefix, state directory and ports."""
 
     mode = "distributed"
@@ -346,15 +358,3 @@ class DistributedStack:
                 asyncio.run(_delete_topics(self.kafka_bootstrap, self.topic_prefix))
             except Exception:  # noqa: BLE001 - topics are only litter; the run's prefix is unique
                 pass
-
-    def __enter__(self) -> Stack:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
