@@ -64,11 +64,13 @@ class PricingStub:
 
         @app.get("/v1/quotes")
         async def get_quotes(ids: str) -> JSONResponse:
+            # Counted on arrival: a request a test gave up on (its timeout shorter than
+            # `delay_s`) must not land in the next test's count when its delay ends.
+            self.batches.append(len(ids.split(",")))
             busy = await self._answer_or_busy()
             if busy is not None:
                 return busy
             known = [self.quotes[q] for q in dict.fromkeys(ids.split(",")) if q in self.quotes]
-            self.batches.append(len(ids.split(",")))
             expired = [q["id"] for q in known if q["id"] in self.expired]
             return JSONResponse({"quotes": known, "expired": expired})
 
