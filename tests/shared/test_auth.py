@@ -6,6 +6,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
+import jwt
 import pytest
 from fastapi import APIRouter, FastAPI
 
@@ -104,10 +105,12 @@ def test_distributed_mode_refuses_the_development_secret(monkeypatch: pytest.Mon
 
 
 async def test_a_token_verified_before_is_refused_once_it_expires(app: FastAPI, tokens: Tokens) -> None:
-    short = issue_token(tokens.settings, "c-7", Role.client, ttl_s=1)
+    # JWT expiries are whole seconds (truncated): 2 s leaves the first call at least 1 s.
+    short = issue_token(tokens.settings, "c-7", Role.client, ttl_s=2)
+    expires_at = jwt.decode(short, options={"verify_signature": False})["exp"]
     async with running_app(app) as http:
         first = await http.get("/v1/whoami", headers={"Authorization": f"Bearer {short}"})
-        await asyncio.sleep(1.1)
+        await asyncio.sleep(max(0.0, expires_at - time.time()) + 0.1)
         later = await http.get("/v1/whoami", headers={"Authorization": f"Bearer {short}"})
     assert first.status_code == 200
     assert later.status_code == 401 and later.json()["detail"][0]["msg"] == "token expired"
