@@ -50,6 +50,10 @@ class OrdersSettings(BaseSettings):
     notify_backoff_s: float = Field(default=2.0, ge=0)
     notify_timeout_s: float = Field(default=3.0, gt=0)
     notify_interval_s: float = Field(default=1.0, gt=0)
+    webhook_allow_private_hosts: bool = Field(
+        default=False,
+        description="let webhooks target loopback, private, link-local or reserved addresses (tests, labs)",
+    )
 
     sse_poll_s: float = Field(default=1.0, gt=0)
     sse_heartbeat_s: float = Field(default=15.0, gt=0)
