@@ -106,7 +106,12 @@ class Dispatcher:
             return await MatchingRepository(uow.session).pool_size()
 
     async def expire_lapsed(self, now: datetime) -> int:
-        """Lapse every offer past its deadline: each order goes back to the pool without its provider."""
+        """Lapse every offer past its deadline: each order goes back to the pool without its provider.
+
+        Another process may lapse the same offers at once: `expire_offer` locks (and
+        reloads) the order, then moves the offer with a compare-and-set, so only one
+        transaction lapses each offer and publishes `mission-expired`.
+        """
         async with self.database.unit_of_work() as uow:
             repo = MatchingRepository(uow.session)
             count = 0
@@ -120,10 +125,11 @@ class Dispatcher:
         async with self.database.unit_of_work() as uow:
             repo = MatchingRepository(uow.session)
             count = 0
-            for candidate in await repo.overdue_pool(now):
-                order = await repo.order(candidate.order_id, for_update=True)
-                if order is None or order.status != OrderState.pool.value:
-                    continue
+            # Locked (and reloaded) by the read itself: a second process's sweep skips these
+            # rows instead of deciding on a copy read before this one commits.
+            for order in await repo.lock_overdue_pool(now):
+                if order.status != OrderState.pool.value or order.dispatch_deadline > now:
+                    continue  # re-checked under the lock
                 reason = order.last_reason or NO_TAKER
                 declines = len((await repo.exclusions([order.order_id])).get(order.order_id, set()))
                 if declines:

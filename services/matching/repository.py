@@ -39,7 +39,13 @@ DISPATCH_COLUMNS = (
 
 
 class MatchingRepository:
-    """Reads and writes of matching's tables inside one unit of work."""
+    """Reads and writes of matching's tables inside one unit of work.
+
+    Every locking read (`for_update=True`) also reloads the row into the session
+    (`populate_existing`): a copy loaded earlier in the transaction, before the
+    lock, may be stale, and deciding on it would overwrite another transaction's
+    committed change (e.g. a cancellation).
+    """
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -48,7 +54,7 @@ class MatchingRepository:
     async def provider(self, provider_id: str, *, for_update: bool = False) -> Provider | None:
         query = select(Provider).where(Provider.provider_id == provider_id)
         if for_update:
-            query = query.with_for_update()
+            query = query.with_for_update().execution_options(populate_existing=True)
         return (await self.session.scalars(query)).one_or_none()
 
     async def providers(self, provider_ids: Sequence[str]) -> dict[str, Provider]:
@@ -95,7 +101,7 @@ class MatchingRepository:
     async def order(self, order_id: str, *, for_update: bool = False) -> Order | None:
         query = select(Order).where(Order.order_id == order_id)
         if for_update:
-            query = query.with_for_update()
+            query = query.with_for_update().execution_options(populate_existing=True)
         return (await self.session.scalars(query)).one_or_none()
 
     async def orders_in(
@@ -106,7 +112,7 @@ class MatchingRepository:
             query = query.where(Order.zone == zone)
         query = query.order_by(Order.dispatch_deadline, Order.order_id)
         if for_update:
-            query = query.with_for_update()
+            query = query.with_for_update().execution_options(populate_existing=True)
         return list(await self.session.scalars(query))
 
     async def orders_by_id(self, order_ids: Sequence[str]) -> dict[str, Order]:
@@ -130,11 +136,20 @@ class MatchingRepository:
         )
         return int(count or 0)
 
-    async def overdue_pool(self, now: datetime) -> list[Order]:
+    async def lock_overdue_pool(self, now: datetime) -> list[Order]:
+        """Lock and return the pooled orders past their deadline, fresh from the database.
+
+        Rows another transaction holds (a cancellation, a zone's batch, another
+        process's sweep) are skipped, not waited for: the next sweep sees them as
+        they are then. PostgreSQL re-checks the WHERE on the latest committed
+        version of each row it locks, so an order cancelled meanwhile is not returned.
+        """
         rows = await self.session.scalars(
             select(Order)
             .where(Order.status == OrderState.pool.value, Order.dispatch_deadline <= now)
             .order_by(Order.order_id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
         )
         return list(rows)
 
@@ -232,7 +247,7 @@ class MatchingRepository:
     async def mission(self, mission_id: str, *, for_update: bool = False) -> Mission | None:
         query = select(Mission).where(Mission.id == mission_id)
         if for_update:
-            query = query.with_for_update()
+            query = query.with_for_update().execution_options(populate_existing=True)
         return (await self.session.scalars(query)).one_or_none()
 
     async def held_mission_for_order(self, order_id: str) -> Mission | None:
