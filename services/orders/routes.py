@@ -85,7 +85,9 @@ OptionalIdempotencyKey = Annotated[
     str | None,
     Header(alias="Idempotency-Key", min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
 ]
-OrderId = Annotated[str, Path(min_length=1, max_length=100)]
+# No NUL (U+0000): PostgreSQL cannot compare text holding one, and would answer 500.
+NoNul = r"^[^\x00]*$"
+OrderId = Annotated[str, Path(min_length=1, max_length=100, pattern=NoNul)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
@@ -276,8 +278,8 @@ async def open_dispute(
 async def list_ratings(
     principal: CurrentPrincipal,
     uc: UseCasesDep,
-    provider_id: Annotated[str | None, Query(max_length=100)] = None,
-    client_id: Annotated[str | None, Query(max_length=100)] = None,
+    provider_id: Annotated[str | None, Query(max_length=100, pattern=NoNul)] = None,
+    client_id: Annotated[str | None, Query(max_length=100, pattern=NoNul)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> list[dict[str, Any]]:

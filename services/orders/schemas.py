@@ -6,13 +6,49 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    UrlConstraints,
+)
 
 from services.orders.domain import DisputeOutcome, Frequency
 
+# Every length below is at most its column's in models.py: PostgreSQL refuses a longer value
+# (a 500 at insert) where SQLite would have stored it.
+WEBHOOK_URL_MAX = 500  # ClientWebhook.url
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL text cannot hold U+0000: refused here rather than failing at insert.
+    if "\x00" in value:
+        raise ValueError("must not contain the NUL character (U+0000)")
+    return value
+
+
+def _fits_url_column(url: AnyHttpUrl) -> AnyHttpUrl:
+    # The URL is stored normalised (percent-encoded, punycode), which can be longer than sent.
+    if len(str(url)) > WEBHOOK_URL_MAX:
+        raise ValueError(
+            f"URL should have at most {WEBHOOK_URL_MAX} characters once normalised"
+            f" (percent-encoding makes it {len(str(url))})"
+        )
+    return url
+
+
 Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:-]{1,100}$")]
-Text = Annotated[str, StringConstraints(max_length=2000)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000), AfterValidator(_no_nul)
+]
+WebhookUrl = Annotated[
+    AnyHttpUrl, UrlConstraints(max_length=WEBHOOK_URL_MAX), AfterValidator(_fits_url_column)
+]
 
 
 class Strict(BaseModel):
@@ -20,11 +56,15 @@ class Strict(BaseModel):
 
 
 class Address(Strict):
-    street: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200)]
+    street: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=3, max_length=200), AfterValidator(_no_nul)
+    ]
     postcode: Annotated[str, StringConstraints(pattern=r"^\d{5}$")] = Field(
         description="French postcode, 5 digits"
     )
-    city: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    city: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_no_nul)
+    ]
     lat: float = Field(ge=-90, le=90)
     lng: float = Field(ge=-180, le=180)
 
@@ -135,7 +175,7 @@ class CancellationPolicyRead(BaseModel):
 
 
 class WebhookIn(Strict):
-    url: AnyHttpUrl
+    url: WebhookUrl
 
 
 class WebhookRead(BaseModel):

@@ -24,6 +24,7 @@ from shared.app import create_app
 from shared.bus.base import OutgoingMessage
 from shared.bus.memory import InMemoryBus
 from shared.config import PlatformSettings
+from shared.db import Database
 from shared.events import registry
 from shared.events.registry import EventPayload
 from shared.testing import running_app
@@ -185,6 +186,8 @@ def orders_settings(stub: PricingStub, **overrides: Any) -> OrdersSettings:
         "sse_poll_s": 0.05,
         "ratings_job_interval_s": 3600,
         "series_job_interval_s": 3600,
+        # The stub that receives the webhooks listens on 127.0.0.1, which production refuses.
+        "webhook_allow_private_hosts": True,
     }
     values.update(overrides)
     return OrdersSettings(**values)
@@ -226,3 +229,25 @@ async def harness(
     app = create_app([component], settings, bus=bus)
     async with running_app(app) as http:
         yield Harness(http, component, bus, clock, stub)
+
+
+@asynccontextmanager
+async def harness_on_postgres(
+    postgres_url: str, schema: str, stub: PricingStub, **setting_overrides: Any
+) -> AsyncIterator[Harness]:
+    """The orders app on its own PostgreSQL schema (dropped after), events on the in-memory bus."""
+    database = Database(postgres_url, schema=schema)
+    settings = PlatformSettings(outbox_poll_s=0.05)
+    clock = Clock()
+    bus = InMemoryBus()
+    component = OrdersComponent(
+        settings, database, orders_settings=orders_settings(stub, **setting_overrides)
+    )
+    component.clock = clock
+    app = create_app([component], settings, bus=bus)
+    try:
+        async with running_app(app) as http:
+            yield Harness(http, component, bus, clock, stub)
+    finally:
+        await database.drop_schema()
+        await database.dispose()
