@@ -93,6 +93,20 @@ def is_booked_later(window_start: datetime, now: datetime, after_min: int) -> bo
     return window_start - now > timedelta(minutes=after_min)
 
 
+def latest_start(window_start: datetime, window_end: datetime, duration_min: float) -> datetime:
+    """Return the latest start that finishes the job by the client's window end (orders' contract).
+
+    Orders reads `window_end` as the time the job must be finished by; the engine reads
+    an order's `window_end` as its latest start. Never before the window's start.
+    """
+    return max(window_start, window_end - timedelta(minutes=duration_min))
+
+
+def fits_window(start: datetime, duration_min: float, window_start: datetime, window_end: datetime) -> bool:
+    """Say whether a job starting at `start` runs entirely inside the client's window."""
+    return window_start <= start and start + timedelta(minutes=duration_min) <= window_end
+
+
 def week_start(now: datetime, tz: str) -> datetime:
     """Return the UTC instant of last Monday 00:00 local time (the week hours are counted in)."""
     local = now.astimezone(ZoneInfo(tz))

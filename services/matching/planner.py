@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.matching.config import MatchingSettings
-from services.matching.domain import radius_factor
+from services.matching.domain import latest_start, radius_factor
 from services.matching.engine import (
     Assignment,
     CandidateScore,
@@ -94,14 +94,18 @@ def provider_state(
 
 
 def order_request(order: Order, declined_by: set[str]) -> OrderRequest:
-    """Describe an order of the pool to the engine."""
+    """Describe an order of the pool to the engine.
+
+    The client's window is when the job happens, start to finish; the engine's window
+    is when it may start: its end is the client's end minus the job's length.
+    """
     return OrderRequest(
         id=order.order_id,
         category=order.category,
         lat=order.lat,
         lng=order.lng,
         window_start=order.window_start,
-        window_end=order.window_end,
+        window_end=latest_start(order.window_start, order.window_end, order.duration_min),
         duration_min=float(order.duration_min),
         payout_cents=order.payout_cents,
         declined_by=frozenset(declined_by),

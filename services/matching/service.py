@@ -13,8 +13,10 @@ from services.matching.domain import (
     MissionStatus,
     OfferStatus,
     OrderState,
+    fits_window,
     is_booked_later,
     is_peak,
+    latest_start,
     move_mission,
     move_offer,
     overlaps,
@@ -150,10 +152,12 @@ class MatchingService:
         """Refuse a proposed slot outside the client's window or clashing with the provider's missions."""
         if not is_booked_later(order.window_start, now, self.settings.booked_later_after_min):
             raise Conflict("only an order booked for later can be moved to another slot")
-        if start_at < order.window_start or start_at > order.window_end:
+        if not fits_window(start_at, order.duration_min, order.window_start, order.window_end):
+            latest = latest_start(order.window_start, order.window_end, order.duration_min)
             raise Invalid(
-                f"the start must fall inside the client's window "
-                f"{order.window_start.isoformat()} – {order.window_end.isoformat()}",
+                f"the {order.duration_min}-minute job must start and finish inside the client's window "
+                f"{order.window_start.isoformat()} – {order.window_end.isoformat()}: "
+                f"start between {order.window_start.isoformat()} and {latest.isoformat()}",
                 field="start_at",
             )
         if start_at <= now:

@@ -99,8 +99,9 @@ def order_confirmed(order_id: str | None = None, now: datetime = T0, **overrides
         "lng": PARIS[1] + 0.01,
         "address": "12 rue Oberkampf, 75011 Paris",
         "access_notes": "code 1234B",
+        # A window orders accepts: start from +30 min, finish by +3 h 30 (latest start +1 h 30).
         "window_start": now + timedelta(minutes=30),
-        "window_end": now + timedelta(minutes=90),
+        "window_end": now + timedelta(minutes=210),
         "duration_min": 120,
         "dispatch_deadline": now + timedelta(minutes=30),
         "price_cents": 6000,
