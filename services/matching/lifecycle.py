@@ -160,10 +160,33 @@ async def withdraw_off_duty_offers(
     for offer in await repo.live_offers(provider.provider_id):
         order = await repo.order(offer.order_id)
         duration = order.duration_min if order is not None else 0
-        if is_scheduled(provider.weekly_schedule, as_utc(offer.scheduled_start), duration):
+        if not is_off_duty_for(provider, offer, duration):
             continue
         count += await withdraw_offer(uow, repo, offer, now, OFF_DUTY, to_pool=True)
     return count
+
+
+def is_off_duty_for(provider: Provider, offer: Offer, duration_min: int) -> bool:
+    """Say whether an off-duty provider's offer lies outside their weekly schedule (not theirs to keep)."""
+    if provider.is_on_duty:
+        return False
+    return not is_scheduled(provider.weekly_schedule, as_utc(offer.scheduled_start), duration_min)
+
+
+def why_cannot_accept(provider: Provider | None, offer: Offer, order: Order) -> str | None:
+    """Return why a provider may no longer take an offer (matching's read model), or None.
+
+    The same rules that withdraw offers when a provider event arrives: an offer made
+    by a batch that read the provider before the event can still be live.
+    """
+    if provider is None or provider.status != "active":
+        status = provider.status if provider is not None else "unknown"
+        return f"provider {status}"
+    if order.category not in provider.categories:
+        return f"provider no longer qualified for {order.category}"
+    if is_off_duty_for(provider, offer, order.duration_min):
+        return OFF_DUTY
+    return None
 
 
 def make_offer(

@@ -38,6 +38,8 @@ from services.matching.lifecycle import (
     is_dispatchable,
     make_offer,
     record_decision,
+    why_cannot_accept,
+    withdraw_offer,
 )
 from services.matching.models import AuditEntry, Mission, Offer, Order
 from services.matching.repository import MatchingRepository
@@ -93,10 +95,21 @@ class MatchingService:
             repo = MatchingRepository(uow.session)
             offer = await self._own_offer(repo, offer_id, provider_id)
             move_offer(offer.status, "accept")
+            # Locked before the order, as the provider events' handlers do: a suspension or
+            # going off duty either waits for this accept or is seen by it.
+            provider = await repo.provider(provider_id, for_update=True)
             await self._lapse_if_late(uow, repo, offer, now)
             order = await repo.order(offer.order_id, for_update=True)
             if order is None or order.status != OrderState.offered.value:
                 raise Conflict("the order is no longer open")
+            refusal = why_cannot_accept(provider, offer, order)
+            if refusal is not None:
+                # Withdrawn as the event's handler would have: the order goes back to the pool.
+                await withdraw_offer(uow, repo, offer, now, refusal, to_pool=True)
+                await uow.commit()
+                raise ProviderUnavailable(
+                    f"you cannot take this offer any more ({refusal}); it has been withdrawn"
+                )
             start = start_at or offer.scheduled_start
             if start_at is not None:
                 await self._check_slot(repo, order, provider_id, start_at, now)
@@ -118,7 +131,6 @@ class MatchingService:
             )
             repo.add(mission)
             order.status = OrderState.assigned.value
-            provider = await repo.provider(provider_id)
             uow.add_event(
                 MissionAccepted(
                     order_id=order.order_id,
