@@ -11,6 +11,10 @@ import pytest
 from tests.e2e.scenario import Stack
 from tests.e2e.stacks import DistributedStack, EmbeddedStack
 
+# Orders and matching run as two processes each: the scenario then also shows that replicas of a
+# service share its consumer group's work without assigning an order twice.
+DISTRIBUTED_REPLICAS = {"orders": 2, "matching": 2}
+
 
 @pytest.fixture(scope="session")
 def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -20,11 +24,18 @@ def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 @pytest.fixture(scope="session")
-def distributed_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def distributed_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistributedStack]:
     """`deploy/platform.sh up` on a fresh database and topic prefix, free ports; `down` afterwards."""
     url, kafka = os.environ.get("TEST_DATABASE_URL"), os.environ.get("TEST_KAFKA_BOOTSTRAP")
     if not url or not kafka:
         pytest.fail("TEST_DATABASE_URL and TEST_KAFKA_BOOTSTRAP must be set: run the suite with `make test`")
     state: Path = tmp_path_factory.mktemp("e2e-distributed")
-    with DistributedStack(state, database_url=url, kafka_bootstrap=kafka) as stack:
-        yield stack
+    platform = DistributedStack(state, database_url=url, kafka_bootstrap=kafka, replicas=DISTRIBUTED_REPLICAS)
+    with platform:
+        yield platform
+
+
+@pytest.fixture(scope="session")
+def distributed_stack(distributed_platform: DistributedStack) -> Stack:
+    """The distributed platform's public API."""
+    return distributed_platform.stack

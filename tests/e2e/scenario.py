@@ -6,6 +6,7 @@ a client quotes and orders (idempotently), matching offers, the provider accepts
 with the client's code and completes, pricing records the payout, both sides rate each
 other; a second order is cancelled (fee per policy, mission cancelled, provider's share in
 the ledger); a third, in a category nobody serves, becomes `unfulfilled` with the reason.
+At the end, no order was offered, assigned or given a mission more than once.
 
 Every step asserts its status code and body; anything asynchronous is awaited with
 `wait_until` (polling with a timeout), never with a fixed sleep.
@@ -150,6 +151,8 @@ class Scenario:
         self.other_client_id = f"e2e-other-{run}"
         self.module_id = ""
         self.log: list[str] = []
+        # every order the scenario placed, by what happened to it
+        self.orders: dict[str, str] = {}
 
     def note(self, text: str) -> None:
         self.log.append(f"{time.strftime('%H:%M:%S')} {text}")
@@ -163,6 +166,7 @@ class Scenario:
         await self.rate_each_other(first)
         await self.cancel_an_order()
         await self.unfulfilled_order()
+        await self.nothing_assigned_twice()
         return self.log
 
     # ------------------------------------------------------------------ 0. the stack answers
@@ -429,6 +433,7 @@ class Scenario:
         assert replay["id"] == order["id"], (replay["id"], order["id"])
         mine = await api.expect(200, "GET", "/v1/orders", who=client(cid))
         assert [o["id"] for o in mine] == [order["id"]], "the replay made no second order"
+        self.orders["completed"] = order["id"]
         # a client never sees another's order
         await api.expect(404, "GET", f"/v1/orders/{order['id']}", who=client(self.other_client_id))
         self.note(f"order {order['id']} confirmed; replayed Idempotency-Key returned the same order")
@@ -538,6 +543,7 @@ class Scenario:
         start = (datetime.now(UTC) + timedelta(hours=1)).replace(microsecond=0)
         quote = await self.quote(cid, SERVED, start, 60)
         order = await self.confirm(cid, quote, start, start + timedelta(hours=2), f"e2e-{uuid.uuid4().hex}")
+        self.orders["cancelled_when_assigned"] = order["id"]
         offer = await self.live_offer(order["id"])
         mission = await api.expect(200, "POST", f"/v1/offers/{offer['id']}/accept", who=provider(pid))
         await self.order_status(order["id"], cid, "assigned")
@@ -612,6 +618,7 @@ class Scenario:
         start = paris.replace(hour=14, minute=0, second=0, microsecond=0).astimezone(UTC)
         quote = await self.quote(cid, SERVED, start, 60)
         order = await self.confirm(cid, quote, start, start + timedelta(hours=2), f"e2e-{uuid.uuid4().hex}")
+        self.orders["cancelled_when_offered"] = order["id"]
         offer = await self.live_offer(order["id"])
         cancelled = await api.expect(
             200,
@@ -641,6 +648,7 @@ class Scenario:
         end = start + timedelta(minutes=duration) + margin
         quote = await self.quote(cid, UNSERVED, start, duration)
         order = await self.confirm(cid, quote, start, end, f"e2e-{uuid.uuid4().hex}")
+        self.orders["unfulfilled"] = order["id"]
         assert datetime.fromisoformat(order["dispatch_deadline"]) <= start + timedelta(seconds=1), order
         gone = await self.order_status(order["id"], cid, "unfulfilled")
         last = gone["history"][-1]
@@ -648,3 +656,25 @@ class Scenario:
         # the reason says why: nobody is qualified for the category (not "nobody is active")
         assert UNSERVED in last["reason"], last
         self.note(f"order in {UNSERVED} (nobody qualified) unfulfilled: {last['reason']!r}")
+
+    # ------------------------------------------------------------------ 7. one assignment per order
+
+    async def nothing_assigned_twice(self) -> None:
+        """Each order got at most one offer and one mission, and went to `assigned` at most once."""
+        api, cid = self.api, self.client_id
+        assigned = {self.orders["completed"], self.orders["cancelled_when_assigned"]}
+        offered = assigned | {self.orders["cancelled_when_offered"]}
+        missions = await api.expect(200, "GET", "/v1/missions", who=ops())
+        offers = await api.expect(
+            200, "GET", "/v1/offers", who=provider(self.provider_id), params={"status": "all"}
+        )
+        for what, order_id in self.orders.items():
+            order = await api.expect(200, "GET", f"/v1/orders/{order_id}", who=client(cid))
+            times_assigned = sum(1 for h in order["history"] if h["to_status"] == "assigned")
+            its_missions = [m["id"] for m in missions if m["order_id"] == order_id]
+            its_offers = [o["id"] for o in offers if o["order_id"] == order_id]
+            expected = 1 if order_id in assigned else 0
+            assert times_assigned == expected, (what, order["history"])
+            assert len(its_missions) == expected, (what, its_missions)
+            assert len(its_offers) == (1 if order_id in offered else 0), (what, its_offers)
+        self.note(f"{len(self.orders)} orders: each offered and assigned at most once, one mission each")

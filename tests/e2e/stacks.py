@@ -7,7 +7,8 @@
   prefix and consumer groups, a temp `COUPDEMAIN_DISTRIBUTED_DIR` (pid files, logs, nginx prefix)
   and free ports for nginx and the four services. `stop()` runs `platform.sh down` (PostgreSQL
   and Kafka keep running), kills whatever is still alive from the pid files, drops the database
-  and deletes the run's topics.
+  and deletes the run's topics. `down` must succeed on its own: when it exits non-zero or
+  leaves a process of ours alive, `stop()` still cleans up, then raises `StopFailed`.
 
 Both are context managers; `stop()` is safe to call more than once and after a failed start.
 """
@@ -64,18 +65,34 @@ INHERITED_OUT = (
 )
 
 
-def free_ports(count: int) -> list[int]:
-    """Return `count` distinct ports free on 127.0.0.1 right now."""
-    sockets, ports = [], []
+REPLICA_PORT_STEP = 10  # platform.sh puts replica k of a service at PORT + 10 k
+
+
+def _is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(count: int, replicas: int = 1) -> list[int]:
+    """Return `count` base ports free on 127.0.0.1 right now, each with its replicas' ports.
+
+    Base port P stands for P, P + 10, ... P + 10 (replicas - 1): all free, none shared.
+    """
+    sockets, ports, taken = [], [], set()
     try:
         while len(ports) < count:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind(("127.0.0.1", 0))
             sockets.append(s)
             port = s.getsockname()[1]
-            # platform.sh puts replica k of a service at PORT + 10 k: keep ports apart
-            if all(abs(port - p) >= 10 for p in ports):
+            wanted = {port + REPLICA_PORT_STEP * k for k in range(max(replicas, 1))}
+            if wanted.isdisjoint(taken) and all(_is_free(p) for p in wanted - {port}):
                 ports.append(port)
+                taken |= wanted
     finally:
         for s in sockets:
             s.close()
@@ -120,8 +137,11 @@ class StackContext:
     def __enter__(self) -> Stack:
         try:
             return self.start()
-        except BaseException:
-            self.stop()
+        except BaseException as failure:
+            try:
+                self.stop()
+            except Exception as stop_failure:  # noqa: BLE001 - the start's failure is the one to see
+                failure.add_note(f"stopping after the failed start failed too: {stop_failure}")
             raise
 
     def __exit__(
@@ -131,12 +151,15 @@ class StackContext:
 
 
 class EmbeddedStack(StackContext):
-    """The four services in one `dispatch serve` process on a free port."""
+    """The four services in one `dispatch serve` process on a free port (its output in `log`)."""
 
     mode = "embedded"
 
-    def __init__(self, var_dir: Path, *, settings: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, var_dir: Path, *, settings: Mapping[str, str] | None = None, demo_providers: int = 0
+    ) -> None:
         self.var_dir = var_dir
+        self.demo_providers = demo_providers
         self.port = free_ports(1)[0]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.jwt_secret = f"e2e-{uuid.uuid4().hex}{uuid.uuid4().hex}"
@@ -166,7 +189,14 @@ class EmbeddedStack(StackContext):
         )
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [str(DISPATCH), "serve", "--port", str(self.port), "--demo-providers", "0"],
+                [
+                    str(DISPATCH),
+                    "serve",
+                    "--port",
+                    str(self.port),
+                    "--demo-providers",
+                    str(self.demo_providers),
+                ],
                 cwd=REPO,
                 env=env,
                 stdout=out,
@@ -228,6 +258,29 @@ async def _delete_topics(bootstrap: str, prefix: str) -> None:
         await admin.close()
 
 
+async def _group_assignments(bootstrap: str, group: str) -> dict[str, list[tuple[str, int]]]:
+    """The members of a consumer group (by client host and member id) and the partitions each holds."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.coordinator.protocol import ConsumerProtocolMemberAssignment
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        [response] = await admin.describe_consumer_groups([group])
+    finally:
+        await admin.close()
+    members: dict[str, list[tuple[str, int]]] = {}
+    for _error, _group, _state, _protocol_type, _protocol, group_members, *_ in response.groups:
+        for member_id, _client_id, client_host, _metadata, assignment in group_members:
+            held = ConsumerProtocolMemberAssignment.decode(assignment).partitions() if assignment else []
+            members[f"{client_host} {member_id}"] = sorted((tp.topic, tp.partition) for tp in held)
+    return members
+
+
+class StopFailed(AssertionError):
+    """`platform.sh down` failed or left processes behind (they were killed afterwards)."""
+
+
 class DistributedStack(StackContext):
     """`deploy/platform.sh up` on a fresh database, topic prefix, state directory and ports."""
 
@@ -251,10 +304,10 @@ class DistributedStack(StackContext):
         self.topic_prefix = f"e2e-{run}."
         self.jwt_secret = f"e2e-{uuid.uuid4().hex}{uuid.uuid4().hex}"
         self.settings = {**FAST_SETTINGS, **(settings or {})}
-        public, *service_ports = free_ports(1 + len(SERVICES))
+        self.replicas = {service: 1 for service in SERVICES} | dict(replicas or {})
+        public, *service_ports = free_ports(1 + len(SERVICES), max(self.replicas.values()))
         self.public_port = public
         self.ports = dict(zip(SERVICES, service_ports, strict=True))
-        self.replicas = dict(replicas or {})
         self.base_url = f"http://127.0.0.1:{public}"
         self.started = False
         self.created_database = False
@@ -291,6 +344,15 @@ class DistributedStack(StackContext):
         for service, n in self.replicas.items():
             extra[f"{service.upper()}_REPLICAS"] = str(n)
         return base_env(extra)
+
+    def process_urls(self, service: str) -> list[str]:
+        """The base URL of each process of `service`, bypassing nginx."""
+        base = self.ports[service]
+        return [f"http://127.0.0.1:{base + REPLICA_PORT_STEP * k}" for k in range(self.replicas[service])]
+
+    async def consumer_group(self, service: str) -> dict[str, list[tuple[str, int]]]:
+        """Who is in `service`'s consumer group now and which partitions each member holds."""
+        return await _group_assignments(self.kafka_bootstrap, f"{service}-{self.database}")
 
     def platform(self, command: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -334,21 +396,22 @@ class DistributedStack(StackContext):
         if not self.started:
             return
         self.started = False
-        leftovers = self.our_processes()
+        ours = self.our_processes()
+        problems: list[str] = []
         try:
-            self.platform("down", 90)
+            down = self.platform("down", 90)
+            if down.returncode != 0:
+                problems.append(f"platform.sh down exited {down.returncode}:\n{down.stderr[-4000:]}")
         finally:
             # whatever `down` left, by the pids this run wrote (checked against their command line)
-            for pid, marker in leftovers:
-                try:
-                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-                except OSError:
+            for pid, marker in ours:
+                if not _is_running(pid, marker):
                     continue
-                if marker in cmdline:
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+                problems.append(f"pid {pid} ({marker.decode()}) still alive after platform.sh down")
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             if self.created_database:
                 self.created_database = False
                 asyncio.run(
@@ -358,3 +421,14 @@ class DistributedStack(StackContext):
                 asyncio.run(_delete_topics(self.kafka_bootstrap, self.topic_prefix))
             except Exception:  # noqa: BLE001 - topics are only litter; the run's prefix is unique
                 pass
+        if problems:
+            raise StopFailed("\n".join(problems))
+
+
+def _is_running(pid: int, marker: bytes) -> bool:
+    """Is `pid` alive and still the process we started (its command line holds `marker`)?"""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+    except OSError:
+        return False
+    return marker in cmdline  # a zombie's command line is empty
