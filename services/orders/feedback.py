@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 
 from services.orders import domain
 from services.orders.domain import DisputeOutcome, DisputeStatus, OrderStatus, RaterRole
@@ -27,6 +28,22 @@ log = structlog.get_logger(__name__)
 
 class FeedbackService(OrdersUseCases):
     """Ratings and disputes; reuses the orders service's visibility rules."""
+
+    async def _answer_after_race(self, idem: IdempotentRequest | None, exc: Exception) -> Answer:
+        """Answer a request that lost a race: the winner's answer if it came with the same key.
+
+        The stored key is looked up before the order's row lock, so a twin request sent at the
+        same time finds the first one's rating or dispute (a conflict) or its key (an insert
+        clash) only once it is past that lookup: the key is looked up again, after the winner's
+        commit. A key used at once for two orders is refused with 422 by the replay.
+        """
+        if idem is not None:
+            stored = await self.orders.stored_answer(idem.subject, idem.key)
+            if stored is not None:
+                return idem.replay(stored)
+        if isinstance(exc, IntegrityError):
+            raise Conflict("a concurrent request changed this order first; retry") from exc
+        raise exc
 
     # ------------------------------------------------------------ ratings
 
@@ -63,6 +80,13 @@ class FeedbackService(OrdersUseCases):
         """Rate the other side of a completed order, once; hidden until both are in or time is up."""
         if principal.role is Role.ops:
             raise Forbidden("only the client or the provider of the order may rate it")
+        try:
+            return await self._rate_order(principal, order_id, body, idem)
+        except (Conflict, IntegrityError) as exc:
+            return await self._answer_after_race(idem, exc)
+
+    async def _rate_order(self, principal: Principal, order_id: str, body: RatingCreate,
+                          idem: IdempotentRequest | None) -> Answer:
         role = RaterRole.client if principal.role is Role.client else RaterRole.provider
         now = self.clock()
         async with self.database.unit_of_work() as uow:
@@ -158,6 +182,13 @@ class FeedbackService(OrdersUseCases):
     async def open_dispute(self, principal: Principal, order_id: str, body: DisputeCreate,
                            idem: IdempotentRequest | None = None) -> Answer:
         """Open a dispute on a completed order of the client's."""
+        try:
+            return await self._open_dispute(principal, order_id, body, idem)
+        except (Conflict, IntegrityError) as exc:
+            return await self._answer_after_race(idem, exc)
+
+    async def _open_dispute(self, principal: Principal, order_id: str, body: DisputeCreate,
+                            idem: IdempotentRequest | None) -> Answer:
         now = self.clock()
         async with self.database.unit_of_work() as uow:
             repo = OrdersRepository(uow.session)

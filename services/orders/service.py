@@ -12,6 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 import structlog
+from sqlalchemy import Insert, delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from services.orders import domain
@@ -216,7 +219,7 @@ class OrdersService:
             now = self.clock()
             self.check_quote(quote, body, principal, now)
         except DomainError:
-            stored = await self._stored_answer(principal.subject, idempotency_key)
+            stored = await self.stored_answer(principal.subject, idempotency_key)
             if stored is not None:
                 return replay(stored, endpoint, fingerprint)
             raise
@@ -344,7 +347,8 @@ class OrdersService:
 
         asyncio.get_running_loop().call_later(0.02, wake)
 
-    async def _stored_answer(self, subject: str, key: str) -> IdempotencyKey | None:
+    async def stored_answer(self, subject: str, key: str) -> IdempotencyKey | None:
+        """Return the stored first answer to `key` of `subject`, read in its own transaction."""
         if self.intake is not None:
             return await self.intake.stored_answer(subject, key)
         async with self.database.unit_of_work() as uow:
@@ -357,7 +361,7 @@ class OrdersService:
         self, principal: Principal, key: str, endpoint: str, fingerprint: str
     ) -> Answer:
         """A concurrent request won: replay its answer, or say the quote was already ordered."""
-        stored = await self._stored_answer(principal.subject, key)
+        stored = await self.stored_answer(principal.subject, key)
         if stored is not None:
             return replay(stored, endpoint, fingerprint)
         raise Conflict("this quote has already been ordered; ask for a new quote", field="quote_id")
@@ -499,38 +503,44 @@ class OrdersService:
             tuple(domain.CancellationTier(t.min_hours_before, t.fee_percent) for t in body.tiers),
             body.provider_share_percent,
         )
-        now = self.clock()
+        tiers = [t.model_dump(mode="json") for t in body.tiers]
         async with self.database.unit_of_work() as uow:
-            repo = OrdersRepository(uow.session)
-            row = await repo.get_policy()
-            tiers = [t.model_dump(mode="json") for t in body.tiers]
-            if row is None:
-                row = CancellationPolicyRow(id="current")
-                uow.session.add(row)
-            row.tiers = tiers
-            row.provider_share_percent = body.provider_share_percent
-            row.updated_by = principal.subject
-            row.updated_at = now
-            row.reason = body.reason
+            await uow.session.execute(self._upsert(CancellationPolicyRow, {
+                "id": "current", "tiers": tiers, "provider_share_percent": body.provider_share_percent,
+                "updated_by": principal.subject, "updated_at": self.clock(), "reason": body.reason,
+            }))
             log.info("cancellation_policy_set", by=principal.subject, reason=body.reason, tiers=tiers)
             await uow.commit()
         return await self.get_policy()
+
+    def _upsert(self, model: type[CancellationPolicyRow | ClientWebhook],
+                values: dict[str, Any]) -> Insert:
+        """Insert the row, or overwrite the one with its primary key.
+
+        One statement, so that two first writes at once both succeed (the last one wins)
+        where an insert after a look-up would clash on the key.
+        """
+        insert = postgresql_insert if self.database.is_postgres else sqlite_insert
+        statement = insert(model).values(**values)
+        keys = [column.name for column in model.__table__.primary_key]
+        return statement.on_conflict_do_update(
+            index_elements=keys,
+            set_={name: statement.excluded[name] for name in values if name not in keys},
+        )
 
     # ------------------------------------------------------------ notification settings
 
     async def set_webhook(self, principal: Principal, url: str | None) -> str | None:
         """Set (or remove) the client's notification webhook."""
         async with self.database.unit_of_work() as uow:
-            repo = OrdersRepository(uow.session)
-            row = await repo.get_webhook(principal.subject)
             if url is None:
-                if row is not None:
-                    await uow.session.delete(row)
-            elif row is None:
-                uow.session.add(ClientWebhook(client_id=principal.subject, url=url, updated_at=self.clock()))
+                await uow.session.execute(
+                    delete(ClientWebhook).where(ClientWebhook.client_id == principal.subject)
+                )
             else:
-                row.url = url
-                row.updated_at = self.clock()
+                await uow.session.execute(self._upsert(ClientWebhook, {
+                    "client_id": principal.subject, "url": url, "updated_at": self.clock(),
+                }))
             await uow.commit()
         return url
 
