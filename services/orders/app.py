@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import APIRouter, FastAPI
 
 from services.orders.config import OrdersSettings
 from services.orders.feedback import FeedbackService
-from services.orders.handlers import EventHandlers
+from services.orders.handlers import DispatchSafetyNet, EventHandlers
 from services.orders.intake import PostgresIntake
 from services.orders.models import Base
 from services.orders.notifications import (
@@ -17,6 +18,7 @@ from services.orders.notifications import (
     WebhookTransport,
 )
 from services.orders.pricing import HttpPricing, Quote
+from services.orders.repository import POSITION_RULE, PositionRule
 from services.orders.routes import ROUTERS, ChangeFeed, UseCases
 from services.orders.series import SeriesService
 from services.orders.service import OrdersService
@@ -64,6 +66,13 @@ class OrdersComponent(Component):
         self._transport = transport
         clock = lambda: self.clock()  # noqa: E731  (follows a clock the tests set later)
         self.orders = OrdersService(self.database, self.settings, _NotStarted(), clock)
+        position_lead = timedelta(minutes=self.settings.position_lead_min)
+        # Every read of an order checks the position rule with this lead time and clock.
+        self.database.sessions.configure(info={POSITION_RULE: PositionRule(position_lead, clock)})
+        self.handlers = EventHandlers(clock, position_lead)
+        self.safety_net = DispatchSafetyNet(
+            self.database, self.handlers, timedelta(minutes=self.settings.stuck_grace_min), clock
+        )
         self.feed = ChangeFeed()
         self.database.on_commit(self.feed.notify)
         self.use_cases = UseCases(
@@ -82,7 +91,7 @@ class OrdersComponent(Component):
 
     def subscriptions(self) -> list[Subscription]:
         router = EventRouter(self.database, consumer="orders")
-        handlers = EventHandlers(lambda: self.clock())
+        handlers = self.handlers
         router.add(MissionAssigned, handlers.on_mission_assigned, many=handlers.on_missions_assigned)
         router.add(MissionStarted, handlers.on_mission_started)
         router.add(MissionCompleted, handlers.on_mission_completed)
@@ -117,6 +126,8 @@ class OrdersComponent(Component):
                               self.use_cases.feedback.reveal_due_ratings)
         self.run_periodically("series-occurrences", self.settings.series_job_interval_s,
                               self.use_cases.series.generate_due_occurrences)
+        self.run_periodically("stuck-orders", self.settings.stuck_job_interval_s,
+                              self.safety_net.give_up_stuck_orders)
 
     async def on_stop(self) -> None:
         if self.dispatcher is not None:

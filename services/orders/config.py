@@ -43,6 +43,17 @@ class OrdersSettings(BaseSettings):
     ratings_job_interval_s: float = Field(default=300, gt=0)
     dispute_window_days: float = Field(default=30, gt=0)
 
+    position_lead_min: int = Field(
+        default=90, ge=0,
+        description="a client sees the provider's position from this long before the window start",
+    )
+    stuck_grace_min: int = Field(
+        default=10, ge=0,
+        description="a confirmed order this long past its dispatch deadline is given up by orders "
+        "itself (matching's order-unassignable normally comes first)",
+    )
+    stuck_job_interval_s: float = Field(default=60, gt=0)
+
     series_horizon_days: float = Field(default=7, gt=0, description="occurrences created this far ahead")
     series_job_interval_s: float = Field(default=600, gt=0)
 

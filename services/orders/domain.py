@@ -268,25 +268,45 @@ def occurrence_start(first_start: datetime, frequency: Frequency, index: int) ->
     return shifted.astimezone(first_start.tzinfo)
 
 
-def due_occurrences(
+@dataclass(frozen=True)
+class OccurrencePlan:
+    """What the series job does with the occurrences up to its horizon."""
+
+    to_make: list[tuple[int, datetime]]
+    # Start still ahead but dispatch deadline already passed: made, the order would be born
+    # unfulfillable (matching gives up at once), so the occurrence is passed over instead.
+    too_late: list[tuple[int, datetime]]
+    next_index: int  # the first occurrence the next run looks at
+
+
+def plan_occurrences(
     first_start: datetime,
     frequency: Frequency,
     next_index: int,
     now: datetime,
     horizon: timedelta,
-) -> list[tuple[int, datetime]]:
-    """Return (index, start) of occurrences from `next_index` that start within `horizon` of now."""
-    due: list[tuple[int, datetime]] = []
+    deadline_after_start: timedelta = timedelta(0),
+) -> OccurrencePlan:
+    """Sort the occurrences from `next_index` starting within `horizon` of now: to make, too late.
+
+    `deadline_after_start` is the dispatch deadline's offset from an occurrence's start
+    (negative when the deadline comes before the start, as with a window no wider than the job).
+    """
+    to_make: list[tuple[int, datetime]] = []
+    too_late: list[tuple[int, datetime]] = []
     index = next_index
     while True:
         start = occurrence_start(first_start, frequency, index)
         if start > now + horizon:
-            return due
+            return OccurrencePlan(to_make, too_late, index)
         if start > now:  # an occurrence already past (the job was down) is not created late
-            due.append((index, start))
+            if start + deadline_after_start > now:
+                to_make.append((index, start))
+            else:
+                too_late.append((index, start))
         index += 1
-        if len(due) > 1000:  # a horizon this long is a configuration error, not a booking
-            return due
+        if len(to_make) > 1000:  # a horizon this long is a configuration error, not a booking
+            return OccurrencePlan(to_make, too_late, index)
 
 
 def occurrence_index_of(first_start: datetime, frequency: Frequency, start: datetime) -> int | None:
@@ -334,3 +354,55 @@ def check_window(
             f"the window may leave at most {int(max_window.total_seconds() // 60)} min of slack",
             field="window.end",
         )
+
+
+# ---------------------------------------------------------------- the provider's position
+
+
+@dataclass(frozen=True)
+class ProviderVisit:
+    """One of a provider's orders still ahead or under way, as the position rule sees it."""
+
+    order_id: str
+    status: OrderStatus
+    window_start: datetime
+
+
+def order_following_provider(
+    visits: list[ProviderVisit], *, now: datetime, lead: timedelta
+) -> str | None:
+    """Return the one order whose client may follow the provider now, if any.
+
+    A provider's position says where they are, and so whose home they are in: it is shown
+    only to the client they are on their way to. That is their next assigned order (earliest
+    window start), only while none of their orders is in progress (they are at a client's),
+    and only from `lead` before that order's window start (not days before the visit).
+    """
+    if any(v.status is OrderStatus.in_progress for v in visits):
+        return None
+    assigned = [v for v in visits if v.status is OrderStatus.assigned]
+    if not assigned:
+        return None
+    upcoming = min(assigned, key=lambda v: (v.window_start, v.order_id))
+    if now < upcoming.window_start - lead:
+        return None
+    return upcoming.order_id
+
+
+def is_position_shown(
+    order_id: str,
+    recorded_at: datetime,
+    visits: list[ProviderVisit],
+    *,
+    now: datetime,
+    lead: timedelta,
+) -> bool:
+    """Say whether the client of `order_id` may see a position of its provider recorded at `recorded_at`.
+
+    Besides being the order the provider is on their way to, the position must have been
+    recorded within the lead time: an older one (kept from before) may be another client's home.
+    """
+    if order_following_provider(visits, now=now, lead=lead) != order_id:
+        return False
+    this = next(v for v in visits if v.order_id == order_id)
+    return recorded_at >= this.window_start - lead

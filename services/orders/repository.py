@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
-from services.orders.domain import OrderStatus
+from services.orders.domain import OrderStatus, ProviderVisit, is_position_shown
 from services.orders.models import (
     CancellationPolicyRow,
     ClientWebhook,
@@ -21,6 +22,24 @@ from services.orders.models import (
     Rating,
     Series,
 )
+
+POSITION_RULE = "orders.position_rule"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PositionRule:
+    """When a client may see their provider's position: the lead time, and the clock it runs on.
+
+    Repositories are built from a bare session in every use case, so the component puts its
+    rule in the sessions' `info` (key POSITION_RULE); without one, the default settings apply.
+    """
+
+    lead: timedelta = timedelta(minutes=90)
+    clock: Callable[[], datetime] = field(default=_utc_now)
 
 
 @dataclass(frozen=True)
@@ -49,8 +68,12 @@ class OrdersRepository:
 
     # orders
     async def get_order(self, order_id: str, *, lock: bool = False) -> Order | None:
+        """Return the order; read without a lock (to be shown), its provider's position only if due."""
         query = select(Order).where(Order.id == order_id)
-        return await self.session.scalar(self._locked(query) if lock else query)
+        order = await self.session.scalar(self._locked(query) if lock else query)
+        if order is not None and not lock:
+            await self._hide_positions_not_due([order])
+        return order
 
     async def get_orders(self, order_ids: list[str], *, lock: bool = False) -> dict[str, Order]:
         """Return the known orders among the ids; locked in id order (no deadlock between two runs)."""
@@ -67,6 +90,7 @@ class OrdersRepository:
         limit: int,
         offset: int,
     ) -> Sequence[Order]:
+        """Return a page of orders to show, each provider's position only where it is due."""
         query = select(Order).order_by(Order.created_at.desc(), Order.id).limit(limit).offset(offset)
         if client_id is not None:
             query = query.where(Order.client_id == client_id)
@@ -74,6 +98,61 @@ class OrdersRepository:
             query = query.where(Order.provider_id == provider_id)
         if status is not None:
             query = query.where(Order.status == status)
+        orders = (await self.session.scalars(query)).all()
+        await self._hide_positions_not_due(orders)
+        return orders
+
+    async def _hide_positions_not_due(self, orders: Sequence[Order]) -> None:
+        """Blank, in these loaded rows only, a stored position its client may not see now.
+
+        Checked when read rather than only when written: a position stored earlier (by an older
+        version, or before another of the provider's orders started) must not show either.
+        The blanking is not a change of the row: nothing is written back at commit.
+        """
+        carrying = [
+            o for o in orders
+            if o.provider_position_at is not None and o.provider_id is not None
+            and o.status == OrderStatus.assigned.value
+        ]
+        if not carrying:
+            return
+        rule = self.session.info.get(POSITION_RULE) or PositionRule()
+        visits = await self.provider_visits({o.provider_id for o in carrying if o.provider_id})
+        now = rule.clock()
+        for order in carrying:
+            provider_id, recorded_at = order.provider_id, order.provider_position_at
+            assert provider_id is not None and recorded_at is not None
+            if not is_position_shown(order.id, recorded_at, visits[provider_id], now=now, lead=rule.lead):
+                for column in ("provider_lat", "provider_lng", "provider_position_at"):
+                    set_committed_value(order, column, None)
+
+    async def provider_visits(self, provider_ids: set[str]) -> dict[str, list[ProviderVisit]]:
+        """Return each provider's orders assigned or in progress (what the position rule needs)."""
+        rows = await self.session.execute(
+            select(Order.provider_id, Order.id, Order.status, Order.window_start).where(
+                Order.provider_id.in_(provider_ids),
+                Order.status.in_([OrderStatus.assigned.value, OrderStatus.in_progress.value]),
+            )
+        )
+        visits: dict[str, list[ProviderVisit]] = {p: [] for p in provider_ids}
+        for provider_id, order_id, status, window_start in rows:
+            visits[str(provider_id)].append(ProviderVisit(order_id, OrderStatus(status), window_start))
+        return visits
+
+    async def stuck_confirmed_orders(self, deadline_before: datetime, limit: int) -> Sequence[Order]:
+        """Return confirmed orders whose dispatch deadline is before `deadline_before`, locked.
+
+        On PostgreSQL rows another process already holds are skipped (SKIP LOCKED): two orders
+        processes sweeping at once share the work instead of giving up the same order twice.
+        """
+        query = (
+            select(Order)
+            .where(Order.status == OrderStatus.confirmed.value, Order.dispatch_deadline < deadline_before)
+            .order_by(Order.dispatch_deadline, Order.id)
+            .limit(limit)
+        )
+        if self.is_postgres:
+            query = query.with_for_update(skip_locked=True)
         return (await self.session.scalars(query)).all()
 
     async def history(self, order_id: str, after_id: int = 0) -> Sequence[OrderHistory]:
@@ -84,17 +163,16 @@ class OrdersRepository:
         )
         return (await self.session.scalars(query)).all()
 
-    async def set_provider_position(
-        self, provider_id: str, lat: float, lng: float, at: datetime
-    ) -> int:
-        """Store the position on the provider's orders on the way (assigned); return how many."""
+    async def set_provider_position(self, order_id: str, lat: float, lng: float, at: datetime) -> bool:
+        """Store the provider's position on the order they are on their way to, unless older."""
         result = await self.session.execute(
             update(Order)
-            .where(Order.provider_id == provider_id, Order.status == OrderStatus.assigned.value)
+            .where(Order.id == order_id, Order.status == OrderStatus.assigned.value)
             .where((Order.provider_position_at.is_(None)) | (Order.provider_position_at < at))
             .values(provider_lat=lat, provider_lng=lng, provider_position_at=at)
+            .execution_options(synchronize_session=False)
         )
-        return int(getattr(result, "rowcount", 0) or 0)
+        return bool(getattr(result, "rowcount", 0))
 
     # idempotency
     async def get_idempotency(self, subject: str, key: str) -> IdempotencyKey | None:

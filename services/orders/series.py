@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from services.orders import domain
-from services.orders.domain import Frequency, SeriesStatus
+from services.orders.domain import Frequency, OrderStatus, SeriesStatus
 from services.orders.errors import SeriesNotFound
 from services.orders.models import OrderHistory, Series
 from services.orders.repository import OrdersRepository
@@ -82,7 +82,12 @@ class SeriesService(OrdersUseCases):
             if index in series.skipped:
                 raise Invalid("that occurrence is already skipped", field="day")
             order = await repo.occurrence(series_id, index)
-            if order is not None:
+            # An order already cancelled (the client cancelled it directly) or given up has
+            # nothing left to cancel: the skip is simply recorded. Any other state goes through
+            # the cancellation, whose refusal (409) names the state.
+            if order is not None and OrderStatus(order.status) not in (
+                OrderStatus.cancelled, OrderStatus.unfulfilled
+            ):
                 await self.orders.cancel_in(uow, order, by=principal, reason="occurrence skipped",
                                             waive_fee=False, now=now)
             series.skipped = [*series.skipped, index]
@@ -100,6 +105,13 @@ class SeriesService(OrdersUseCases):
             await uow.commit()
             return self._read(series)
 
+    def _deadline_after_start(self, series: Series) -> timedelta:
+        """Return the dispatch deadline of the series' occurrences relative to their start."""
+        start = series.first_start
+        window_end = start + timedelta(minutes=series.window_length_min)
+        duration = int(series.template["terms"]["duration_min"])
+        return self.orders.dispatch_deadline(window_end, duration) - start
+
     async def generate_due_occurrences(self) -> int:
         """Make the orders of occurrences starting within the horizon (periodic job); return how many."""
         now = self.clock()
@@ -113,10 +125,18 @@ class SeriesService(OrdersUseCases):
                 series = await repo.get_series(series_id, lock=True)
                 if series is None or series.status != SeriesStatus.active.value:
                     continue
-                due = domain.due_occurrences(
-                    series.first_start, Frequency(series.frequency), series.next_index, now, horizon
+                plan = domain.plan_occurrences(
+                    series.first_start, Frequency(series.frequency), series.next_index, now, horizon,
+                    deadline_after_start=self._deadline_after_start(series),
                 )
-                for index, start in due:
+                for index, start in plan.too_late:
+                    if index not in series.skipped:
+                        log.warning(
+                            "series_occurrence_passed_over", series_id=series.id, index=index,
+                            start=start.isoformat(),
+                            reason="its dispatch deadline has already passed: no provider could be found",
+                        )
+                for index, start in plan.to_make:
                     if index in series.skipped:
                         continue
                     order = self.orders.new_order(
@@ -140,8 +160,7 @@ class SeriesService(OrdersUseCases):
                     ))
                     uow.add_event(confirmed_event(order))
                     made += 1
-                if due:
-                    series.next_index = due[-1][0] + 1
+                series.next_index = max(series.next_index, plan.next_index)
                 await uow.commit()
         if made:
             log.info("series_occurrences_made", count=made)

@@ -30,6 +30,9 @@ def history_entry(row: OrderHistory) -> HistoryEntry:
 def order_read(order: Order, history: Sequence[OrderHistory]) -> OrderRead:
     """The client's (and ops') view: start code and position only while they are useful.
 
+    A stored position reaches this row only if its client may see it now: the repository
+    blanks it otherwise when reading (`domain.is_position_shown`).
+
     Built without validation (`model_construct`): every value comes from our own rows.
     """
     status = OrderStatus(order.status)

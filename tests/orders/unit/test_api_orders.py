@@ -302,7 +302,8 @@ class TestQuoteLookupsAreBatched:
 
 class TestLifecycle:
     async def test_whole_lifecycle(self, h: Harness, tokens: Tokens) -> None:
-        order = await confirm(h, tokens)
+        # Within the lead time (90 min before the window start): the position is shown.
+        order = await confirm(h, tokens, start_at=h.clock.now + timedelta(hours=2))
         oid = order["id"]
         await h.emit(assigned(oid))
         seen = (await h.http.get(f"/v1/orders/{oid}", headers=tokens.client("c1"))).json()

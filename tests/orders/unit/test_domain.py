@@ -162,10 +162,10 @@ class TestSeries:
 
     def test_due_occurrences_within_horizon(self) -> None:
         first = NOW + timedelta(hours=1)
-        due = d.due_occurrences(first, d.Frequency.weekly, 1, NOW, timedelta(days=15))
-        assert [i for i, _ in due] == [1, 2]
-        fortnight = d.due_occurrences(first, d.Frequency.fortnightly, 1, NOW, timedelta(days=15))
-        assert [i for i, _ in fortnight] == [1]
+        due = d.plan_occurrences(first, d.Frequency.weekly, 1, NOW, timedelta(days=15))
+        assert [i for i, _ in due.to_make] == [1, 2] and due.next_index == 3
+        fortnight = d.plan_occurrences(first, d.Frequency.fortnightly, 1, NOW, timedelta(days=15))
+        assert [i for i, _ in fortnight.to_make] == [1] and fortnight.next_index == 2
 
     def test_index_of(self) -> None:
         first = NOW
@@ -191,3 +191,63 @@ class TestWindow:
     def test_distance(self) -> None:
         assert d.distance_km(48.8566, 2.3522, 48.8566, 2.3522) == 0
         assert 390 < d.distance_km(48.8566, 2.3522, 45.764, 4.8357) < 400
+
+
+class TestSeriesDeadline:
+    def test_an_occurrence_whose_deadline_has_passed_is_not_made(self) -> None:
+        # Occurrence 1 starts in 20 min but its deadline was 30 min before the start: too late.
+        first = NOW - timedelta(days=7) + timedelta(minutes=20)
+        plan = d.plan_occurrences(first, d.Frequency.weekly, 1, NOW, timedelta(days=8),
+                                  deadline_after_start=timedelta(minutes=-30))
+        assert [i for i, _ in plan.too_late] == [1]
+        assert [i for i, _ in plan.to_make] == [2]
+        assert plan.next_index == 3  # passed over, never looked at again
+
+    def test_a_deadline_after_the_start_is_fine(self) -> None:
+        first = NOW - timedelta(days=7) + timedelta(minutes=20)
+        plan = d.plan_occurrences(first, d.Frequency.weekly, 1, NOW, timedelta(days=1),
+                                  deadline_after_start=timedelta(minutes=30))
+        assert [i for i, _ in plan.to_make] == [1] and plan.too_late == []
+
+    def test_past_occurrences_are_neither_made_nor_reported(self) -> None:
+        first = NOW - timedelta(days=14, minutes=5)  # occurrences 1 (7 days ago) and 2 (5 min ago)
+        plan = d.plan_occurrences(first, d.Frequency.weekly, 1, NOW, timedelta(days=8))
+        assert [i for i, _ in plan.to_make] == [3] and plan.too_late == [] and plan.next_index == 4
+
+
+def visit(order_id: str, status: d.OrderStatus, hours_ahead: float) -> d.ProviderVisit:
+    return d.ProviderVisit(order_id, status, NOW + timedelta(hours=hours_ahead))
+
+
+LEAD = timedelta(minutes=90)
+
+
+class TestPositionRule:
+    def test_only_the_next_order_follows_the_provider(self) -> None:
+        visits = [visit("later", d.OrderStatus.assigned, 5), visit("early", d.OrderStatus.assigned, 1)]
+        assert d.order_following_provider(visits, now=NOW, lead=LEAD) == "early"
+        assert d.is_position_shown("early", NOW, visits, now=NOW, lead=LEAD)
+        assert not d.is_position_shown("later", NOW, visits, now=NOW, lead=LEAD)
+
+    def test_nobody_while_a_mission_is_in_progress(self) -> None:
+        visits = [visit("here", d.OrderStatus.in_progress, -1), visit("next", d.OrderStatus.assigned, 1)]
+        assert d.order_following_provider(visits, now=NOW, lead=LEAD) is None
+        assert not d.is_position_shown("next", NOW, visits, now=NOW, lead=LEAD)
+
+    def test_not_before_the_lead_time(self) -> None:
+        visits = [visit("o", d.OrderStatus.assigned, 2)]
+        assert d.order_following_provider(visits, now=NOW, lead=LEAD) is None
+        later = NOW + timedelta(minutes=30)  # exactly 90 min before the window start
+        assert d.order_following_provider(visits, now=later, lead=LEAD) == "o"
+        assert d.is_position_shown("o", later, visits, now=later, lead=LEAD)
+
+    def test_a_position_recorded_before_the_lead_time_is_not_shown(self) -> None:
+        visits = [visit("o", d.OrderStatus.assigned, 1)]
+        old = NOW - timedelta(days=2)
+        assert not d.is_position_shown("o", old, visits, now=NOW, lead=LEAD)
+
+    def test_same_start_is_broken_by_id_and_nothing_when_not_assigned(self) -> None:
+        visits = [visit("b", d.OrderStatus.assigned, 1), visit("a", d.OrderStatus.assigned, 1)]
+        assert d.order_following_provider(visits, now=NOW, lead=LEAD) == "a"
+        assert d.order_following_provider([], now=NOW, lead=LEAD) is None
+        assert not d.is_position_shown("gone", NOW, visits, now=NOW, lead=LEAD)
