@@ -21,7 +21,7 @@ from typing import Any
 
 import structlog
 from sqlalchemy import func, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from services.matching import planner
 from services.matching.config import MatchingSettings
@@ -83,8 +83,10 @@ class Dispatcher:
         for zone in zones:
             try:
                 await self.dispatch_zone(zone, now, report)
-            except DBAPIError as exc:  # one zone's failure (e.g. a lost lock) must not stop the others
-                log.warning("dispatch_zone_failed", zone=zone, error=repr(exc))
+            except Exception as exc:  # one zone's failure must not stop the others
+                # A lost lock or connection (DBAPIError), or a row the engine refuses (ValueError):
+                # the zone's transaction rolls back and waits for the next batch.
+                log.warning("dispatch_zone_failed", zone=zone, error=repr(exc), exc_info=exc)
                 report.zones_failed.append(zone)
         BATCH_SECONDS.observe(time.perf_counter() - started)
         OFFERS.labels("offered").inc(report.offered)
@@ -198,10 +200,15 @@ class Dispatcher:
         by_provider: dict[str, list[Any]] = {}
         for mission in held:
             by_provider.setdefault(mission.provider_id, []).append(mission)
-        states = [
-            self._state(p, by_provider.get(p.provider_id, []), held_orders, hours.get(p.provider_id, 0.0))
-            for p in rows
-        ]
+        states = []
+        for p in rows:
+            try:
+                missions, worked = by_provider.get(p.provider_id, []), hours.get(p.provider_id, 0.0)
+                state = self._state(p, missions, held_orders, worked)
+            except ValueError as exc:  # a row the engine refuses must not stop every zone's dispatch
+                log.warning("provider_not_dispatchable", provider_id=p.provider_id, error=str(exc))
+                continue
+            states.append(state)
         exclusions = await repo.exclusions([o.order_id for o in orders])
         return orders, states, exclusions
 
@@ -331,19 +338,39 @@ class Dispatcher:
             return False
 
     async def preview(self) -> dict[str, Any]:
-        """Return what the next batch would decide, changing nothing (ops dry run)."""
+        """Return what the next batch would decide, changing nothing (ops dry run).
+
+        Each zone is solved on its own, as a batch does; a zone whose solve fails is
+        named in `zones_failed` with the error, and the others are still shown.
+        """
         now = self.clock()
         async with self.database.unit_of_work() as uow:
             repo = MatchingRepository(uow.session)
             orders, states, exclusions = await self._load(repo, None, now, lock=False)
             weights = await self.load_weights(repo)
             repo.detach()
-        plan = await self._plan(orders, states, exclusions, now, weights)
+        by_zone: dict[str, list[Order]] = {}
+        for order in orders:
+            by_zone.setdefault(order.zone, []).append(order)
+        assignments: list[tuple[Any, float]] = []
+        unassigned: dict[str, str] = {}
+        failed: list[dict[str, str]] = []
+        for zone in sorted(by_zone):
+            try:
+                plan = await self._plan(by_zone[zone], states, exclusions, now, weights)
+            except Exception as exc:  # the other zones are still worth showing
+                log.warning("dispatch_preview_zone_failed", zone=zone, error=repr(exc))
+                failed.append({"zone": zone, "error": str(exc) or type(exc).__name__})
+                continue
+            assignments.extend(plan.assignments)
+            unassigned.update(plan.unassigned)
         return {
             "at": now.isoformat(),
             "pool": len(orders),
             "providers_free": len(states),
             "weights": planner.weights_to_dict(weights),
+            "zones_solved": sorted(set(by_zone) - {f["zone"] for f in failed}),
+            "zones_failed": failed,
             "assignments": [
                 {
                     "order_id": a.order_id,
@@ -352,7 +379,7 @@ class Dispatcher:
                     "summary": planner.summarise(a),
                     **planner.assignment_details(a, factor),
                 }
-                for a, factor in plan.assignments
+                for a, factor in assignments
             ],
-            "unassigned": [{"order_id": k, "reason": v} for k, v in sorted(plan.unassigned.items())],
+            "unassigned": [{"order_id": k, "reason": v} for k, v in sorted(unassigned.items())],
         }
