@@ -4,25 +4,116 @@ The history rows written in the order's own transaction are the notification out
 a background dispatcher sends the pending ones (a webhook when the client set one,
 the log otherwise), retries with back-off, and gives up after a bounded number of
 attempts. A failing webhook never blocks nor fails an order.
+
+Webhooks go out from inside the platform's network, so a client could aim one at an
+internal service (SSRF): unless ORDERS_WEBHOOK_ALLOW_PRIVATE_HOSTS is set, a URL naming a
+non-public host is refused when set, and the addresses its name resolves to are checked
+again before each send (a public name may later point inside).
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.orders.config import OrdersSettings
+from services.orders.domain import OrderStatus
+from services.orders.models import Order
 from services.orders.repository import OrdersRepository, PendingNotification
 from shared.db import Database
+from shared.errors import Invalid
 
 log = structlog.get_logger(__name__)
+
+
+# ---------------------------------------------------------------- which hosts a webhook may target
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def address_refusal(address: IpAddress) -> str | None:
+    """Return why a webhook may not target `address` (loopback, private...), None if public."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped  # ::ffff:10.0.0.1 reaches 10.0.0.1
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_unspecified:
+        return "the unspecified address"
+    if address.is_multicast:
+        return "a multicast address"
+    if address.is_private:
+        return "a private address"
+    if address.is_reserved or not address.is_global:
+        return "a reserved address"
+    return None
+
+
+def host_refusal(host: str) -> str | None:
+    """Return why a webhook may not target `host` as written, None when it may.
+
+    A name other than localhost passes here: what it resolves to is checked before each send.
+    """
+    name = host.strip("[]").rstrip(".").lower()
+    if name == "localhost" or name.endswith(".localhost"):  # RFC 6761: always loopback
+        return "localhost"
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return None
+    return address_refusal(address)
+
+
+def check_webhook_url(url: str, *, allow_private: bool) -> None:
+    """Refuse (422, field `url`) a webhook whose host is localhost or a non-public IP literal."""
+    if allow_private:
+        return
+    host = urlsplit(url).hostname or ""
+    refusal = host_refusal(host)
+    if refusal is not None:
+        raise Invalid(
+            f"the webhook host {host} is {refusal}; a webhook must target a public host",
+            field="url",
+        )
+
+
+class WebhookHostRefused(Exception):
+    """The webhook's host resolves to an address webhooks may not target: never sent."""
+
+
+async def check_resolved_host(url: str) -> None:
+    """Resolve the webhook's host and refuse it if any of its addresses is not public.
+
+    Raises WebhookHostRefused (final), or OSError when the name does not resolve (retried).
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    refusal = host_refusal(host)
+    if refusal is not None:
+        raise WebhookHostRefused(f"webhook host {host} is {refusal}: not sent")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])  # drop an IPv6 zone
+        refusal = address_refusal(address)
+        if refusal is not None:
+            raise WebhookHostRefused(f"webhook host {host} resolves to {address}, {refusal}: not sent")
+
+
+# ---------------------------------------------------------------- notifications
 
 
 @dataclass(frozen=True)
@@ -33,9 +124,10 @@ class Notification:
     to_status: str
     at: datetime
     reason: str
+    start_code: str | None = None  # on `assigned` only: the client gives it to the provider
 
     def as_json(self) -> dict[str, str | None]:
-        return {
+        body = {
             "type": "order-status-changed",
             "order_id": self.order_id,
             "from_status": self.from_status,
@@ -43,6 +135,9 @@ class Notification:
             "at": self.at.isoformat(),
             "message": self.reason,
         }
+        if self.start_code is not None:
+            body["start_code"] = self.start_code
+        return body
 
 
 class NotificationTransport(Protocol):
@@ -55,7 +150,11 @@ class LogTransport:
     """The default transport: one structured log line per notification."""
 
     async def send(self, notification: Notification, webhook_url: str | None) -> None:
-        log.info("client_notified", transport="log", **notification.as_json())
+        # The start code proves the provider is at the client's: it is for the client, not the logs.
+        fields: dict[str, Any] = notification.as_json()
+        fields.pop("start_code", None)
+        fields["has_start_code"] = notification.start_code is not None
+        log.info("client_notified", transport="log", **fields)
 
 
 class WebhookTransport:
@@ -130,6 +229,7 @@ class NotificationDispatcher:
             if not rows:
                 return 0
             hooks = await repo.webhooks({r.client_id for r in rows})
+            codes = await self._start_codes(uow.session, rows)
             by_order: dict[str, list[PendingNotification]] = defaultdict(list)
             for row in rows:
                 by_order[row.order_id].append(row)
@@ -139,27 +239,65 @@ class NotificationDispatcher:
             with_hook = [g for g in by_order.values() if g[0].client_id in hooks]
             for group in by_order.values():
                 if group[0].client_id not in hooks:
-                    await self._send_in_order(repo, group, hooks, now, sent)
+                    await self._send_in_order(repo, group, hooks, codes, now, sent)
             await asyncio.gather(
-                *(self._send_in_order(repo, group, hooks, now, sent) for group in with_hook)
+                *(self._send_in_order(repo, group, hooks, codes, now, sent) for group in with_hook)
             )
             await repo.mark_notified(sent)
             await uow.commit()
             return len(rows)
+
+    @staticmethod
+    async def _start_codes(session: AsyncSession, rows: list[PendingNotification]) -> dict[str, str]:
+        """Return the start codes of the orders whose `assigned` notification is in `rows`."""
+        # Read here rather than kept on the history row: the code stays in one place, the order.
+        assigned = {r.order_id for r in rows if r.to_status == OrderStatus.assigned.value}
+        if not assigned:
+            return {}
+        found = await session.execute(select(Order.id, Order.start_code).where(Order.id.in_(assigned)))
+        return {order_id: code for order_id, code in found}
+
+    async def _host_refusal(self, webhook_url: str | None) -> str | None:
+        """Return why this webhook may not be sent to now (its host resolves inside), if so."""
+        if webhook_url is None or self.settings.webhook_allow_private_hosts:
+            return None
+        try:
+            await check_resolved_host(webhook_url)
+        except WebhookHostRefused as exc:
+            return str(exc)
+        return None
 
     async def _send_in_order(
         self,
         repo: OrdersRepository,
         rows: list[PendingNotification],
         hooks: dict[str, str],
+        codes: dict[str, str],
         now: datetime,
         sent: list[int],
     ) -> None:
+        webhook_url = hooks.get(rows[0].client_id)
+        refusal: str | None = None
+        resolve_error: OSError | None = None
+        try:
+            refusal = await self._host_refusal(webhook_url)
+        except OSError as exc:  # the name does not resolve (now): retried like a failed send
+            resolve_error = exc
         for position, row in enumerate(rows):
+            if refusal is not None:
+                # Never sent, not retried: the host would still be an internal one.
+                await repo.record_notify_failure(row.id, row.attempts, refusal, abandoned=True,
+                                                 retry_at=None)
+                log.warning("client_notification_refused", order_id=row.order_id,
+                            status=row.to_status, error=refusal)
+                continue
+            code = codes.get(row.order_id) if row.to_status == OrderStatus.assigned.value else None
             notification = Notification(row.order_id, row.client_id, row.from_status, row.to_status,
-                                        row.at, row.reason)
+                                        row.at, row.reason, start_code=code)
             try:
-                await self.transport.send(notification, hooks.get(row.client_id))
+                if resolve_error is not None:
+                    raise resolve_error
+                await self.transport.send(notification, webhook_url)
             except Exception as exc:
                 attempts, error = row.attempts + 1, repr(exc)[:500]
                 if attempts >= self.settings.notify_attempts:

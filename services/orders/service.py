@@ -31,6 +31,7 @@ from services.orders.models import (
     OrderHistory,
     Series,
 )
+from services.orders.notifications import check_webhook_url
 from services.orders.pricing import PricingGateway, Quote, is_expired
 from services.orders.repository import OrdersRepository
 from services.orders.schemas import (
@@ -532,6 +533,8 @@ class OrdersService:
 
     async def set_webhook(self, principal: Principal, url: str | None) -> str | None:
         """Set (or remove) the client's notification webhook."""
+        if url is not None:
+            check_webhook_url(url, allow_private=self.settings.webhook_allow_private_hosts)
         async with self.database.unit_of_work() as uow:
             if url is None:
                 await uow.session.execute(
