@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from os.path import commonprefix
 from statistics import median
 from zoneinfo import ZoneInfo
 
@@ -135,6 +137,28 @@ def spread(count: int, peers: Sequence[int]) -> dict[str, float | int | None]:
     peer_median = float(median(peers)) if peers else None
     ratio = None if not peer_median else round(count / peer_median, 3)
     return {"offers": count, "peer_median": peer_median, "peers": len(peers), "ratio": ratio}
+
+
+def home_zone(postcode: str, zones_by_postcode: Mapping[str, Mapping[str, int]]) -> str:
+    """Return the dispatch zone of a home postcode, from the orders' (postcode -> zone: count).
+
+    Matching holds no zone map of its own: orders carry the zone pricing resolved for
+    their postcode (pricing takes the zone whose postcode prefix is the longest). The
+    home postcode gets the zone of the known postcodes sharing its longest prefix, at
+    least its département (two characters); the most frequent zone among them, then
+    the first by name. With none, the département stands for the zone: `dept:<2 chars>`.
+    """
+    best_length, counts = 0, Counter[str]()
+    for known, zones in zones_by_postcode.items():
+        length = len(commonprefix([postcode, known]))
+        if length < 2 or length < best_length:
+            continue
+        if length > best_length:
+            best_length, counts = length, Counter()
+        counts.update(zones)
+    if not counts:
+        return f"dept:{postcode[:2]}"
+    return min(counts, key=lambda zone: (-counts[zone], zone))
 
 
 def as_utc(moment: datetime) -> datetime:

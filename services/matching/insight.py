@@ -9,7 +9,7 @@ from typing import Any
 from services.matching import planner
 from services.matching.config import MatchingSettings
 from services.matching.dispatch import WEIGHTS_KEY
-from services.matching.domain import MissionStatus, OrderState, spread
+from services.matching.domain import MissionStatus, OrderState, home_zone, spread
 from services.matching.engine import Weights
 from services.matching.errors import DecisionNotFound
 from services.matching.models import AuditEntry, Provider, Setting
@@ -229,9 +229,9 @@ class DispatchInsight:
     async def fairness(self, provider_id: str | None = None) -> dict[str, Any]:
         """Compare each provider's offers with the median of comparable providers.
 
-        Comparable: the same main zone (where most of their offers were; the
-        postcode's département before any) and a shared category, and hours on
-        duty in the same band over the period.
+        Comparable: the same home zone (from the provider's home postcode, offers
+        or none, so that a provider who got no offer is compared too), a shared
+        category, and hours on duty in the same band over the period.
         """
         now = self.clock()
         since = now - timedelta(days=self.settings.fairness_period_days)
@@ -239,7 +239,7 @@ class DispatchInsight:
             repo = MatchingRepository(uow.session)
             providers = [p for p in await repo.all_providers() if p.status == "active"]
             counts = await repo.offer_counts_since(since)
-            zones = await repo.offer_zones_since(since)
+            zones_by_postcode = await repo.zones_by_postcode()
             periods = await repo.duty_periods_since(since)
             repo.detach()
         duty_h: dict[str, float] = {}
@@ -251,8 +251,10 @@ class DispatchInsight:
                     duty_h.get(period.provider_id, 0.0) + (end - start).total_seconds() / 3600
                 )
 
+        zones = {p.provider_id: home_zone(p.postcode, zones_by_postcode) for p in providers}
+
         def zone_of(p: Provider) -> str:
-            return zones.get(p.provider_id) or f"dept:{p.postcode[:2]}"
+            return zones[p.provider_id]
 
         def band(p: Provider) -> int:
             return int(duty_h.get(p.provider_id, 0.0) // self.settings.fairness_duty_band_h)

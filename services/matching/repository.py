@@ -230,18 +230,15 @@ class MatchingRepository:
         )
         return {provider_id: int(count) for provider_id, count in rows}
 
-    async def offer_zones_since(self, since: datetime) -> dict[str, str]:
-        """Return each provider's most frequent zone among recent offers."""
+    async def zones_by_postcode(self) -> dict[str, dict[str, int]]:
+        """Return, per order postcode, how many orders each zone had (the zones matching knows)."""
         rows = await self.session.execute(
-            select(Offer.provider_id, Offer.zone, func.count())
-            .where(Offer.created_at >= since)
-            .group_by(Offer.provider_id, Offer.zone)
+            select(Order.postcode, Order.zone, func.count()).group_by(Order.postcode, Order.zone)
         )
-        best: dict[str, tuple[int, str]] = {}
-        for provider_id, zone, count in rows:
-            if provider_id not in best or (int(count), zone) > best[provider_id]:
-                best[provider_id] = (int(count), zone)
-        return {p: z for p, (_, z) in best.items()}
+        result: dict[str, dict[str, int]] = {}
+        for postcode, zone, count in rows:
+            result.setdefault(postcode, {})[zone] = int(count)
+        return result
 
     # missions
     async def mission(self, mission_id: str, *, for_update: bool = False) -> Mission | None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from services.matching.domain import home_zone
+from services.matching.models import DutyPeriod, Offer
 from tests.matching.support import Harness, offered_to_p1, on_duty, order_confirmed, provider_activated
 
 
@@ -107,13 +110,64 @@ class TestWeightsAndDryRun:
 
 
 class TestFairness:
-    async def test_a_provider_sees_their_offers_against_comparable_peers(self, h: Harness) -> None:
-        await offered_to_p1(h)
-        me = (await h.client.get("/v1/dispatch/fairness/me", headers=h.provider("p2"))).json()
-        assert me["offers"] == 0 and me["peers"] >= 0
-        spread = (await h.client.get("/v1/dispatch/fairness", headers=h.ops())).json()["providers"]
-        by_id = {row["provider_id"]: row for row in spread}
-        assert by_id["p1"]["offers"] == 1 and by_id["p2"]["offers"] == 0
+    async def comparable_providers(self, h: Harness) -> None:
+        """Offers over the period: c1 3, c2 1, c0 none (cleaning, home 75004, zone "paris" from
+        the orders of 75011); g1 5 (gardening only); lyon 2 (69003, no order known there);
+        busy 4 (cleaning in Paris, but 48 h on duty: another band)."""
+        await h.given(
+            order_confirmed("o1", now=h.clock.now),
+            *(provider_activated(p) for p in ("c0", "c1", "c2", "busy")),
+            provider_activated("g1", categories=["gardening"]),
+            provider_activated("lyon", postcode="69003", home_lat=45.76, home_lng=4.84),
+        )
+        day = timedelta(days=1)
+        async with h.component.database.unit_of_work() as uow:
+            for provider_id, count in (("c1", 3), ("c2", 1), ("g1", 5), ("lyon", 2), ("busy", 4)):
+                for k in range(count):
+                    uow.session.add(
+                        Offer(
+                            id=f"{provider_id}-{k}",
+                            order_id=f"old-{provider_id}-{k}",
+                            provider_id=provider_id,
+                            status="declined",
+                            zone="lyon" if provider_id == "lyon" else "paris",
+                            created_at=h.clock.now - day,
+                            expires_at=h.clock.now - day,
+                            scheduled_start=h.clock.now - day,
+                        )
+                    )
+            uow.session.add(
+                DutyPeriod(provider_id="busy", started_at=h.clock.now - 3 * day, ended_at=h.clock.now - day)
+            )
+            await uow.commit()
+
+    async def test_a_provider_without_offers_sees_the_median_of_their_peers(self, h: Harness) -> None:
+        await self.comparable_providers(h)
+        me = (await h.client.get("/v1/dispatch/fairness/me", headers=h.provider("c0"))).json()
+        assert (me["zone"], me["offers"], me["peers"], me["peer_median"]) == ("paris", 0, 2, 2.0)
+        assert me["ratio"] == 0.0
+
+    async def test_ops_see_each_provider_against_their_peers(self, h: Harness) -> None:
+        await self.comparable_providers(h)
+        rows = (await h.client.get("/v1/dispatch/fairness", headers=h.ops())).json()["providers"]
+        seen = {r["provider_id"]: (r["zone"], r["offers"], r["peers"], r["peer_median"]) for r in rows}
+        assert seen == {
+            "c0": ("paris", 0, 2, 2.0),  # c1 and c2
+            "c1": ("paris", 3, 2, 0.5),  # c0 and c2
+            "c2": ("paris", 1, 2, 1.5),  # c0 and c1
+            "busy": ("paris", 4, 0, None),  # 48 h on duty: nobody in that band
+            "g1": ("paris", 5, 0, None),  # nobody else in gardening
+            "lyon": ("dept:69", 2, 0, None),  # no order known near home: the département
+        }
+
+
+def test_the_home_zone_follows_the_orders_postcodes_then_the_departement() -> None:
+    known = {"75011": {"paris": 4}, "75012": {"paris": 1, "paris-est": 2}, "92100": {"hauts-de-seine": 1}}
+    assert home_zone("75011", known) == "paris", "the same postcode first"
+    assert home_zone("75013", known) == "paris", "then the zones sharing the longest prefix: 5 to 2"
+    assert home_zone("92300", known) == "hauts-de-seine"
+    assert home_zone("69003", known) == "dept:69"
+    assert home_zone("75012", {"75012": {"b": 1, "a": 1}}) == "a", "a tie goes to the first by name"
 
 
 WRITE_ENDPOINTS = [
