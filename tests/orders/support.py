@@ -186,6 +186,7 @@ def orders_settings(stub: PricingStub, **overrides: Any) -> OrdersSettings:
         "sse_poll_s": 0.05,
         "ratings_job_interval_s": 3600,
         "series_job_interval_s": 3600,
+        "stuck_job_interval_s": 3600,  # tests run the safety net by hand
         # The stub that receives the webhooks listens on 127.0.0.1, which production refuses.
         "webhook_allow_private_hosts": True,
     }
