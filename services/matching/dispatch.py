@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.matching import planner
 from services.matching.config import MatchingSettings
-from services.matching.domain import OrderState, week_start
+from services.matching.domain import OrderState, week_bounds
 from services.matching.engine import ProviderState, Weights
 from services.matching.lifecycle import expire_offer, make_offer, record_decision
 from services.matching.metrics import BATCH_SECONDS, OFFERS, ZONES
@@ -196,7 +196,8 @@ class Dispatcher:
         rows = await repo.free_active_providers({o.category for o in orders})
         held = await repo.held_missions_of([p.provider_id for p in rows])
         held_orders = await repo.orders_by_id([m.order_id for m in held])
-        hours = await repo.hours_since(week_start(now, self.settings.time_zone))
+        # This week's missions only: one booked for a later week counts in that week.
+        hours = await repo.hours_between(*week_bounds(now, self.settings.time_zone))
         by_provider: dict[str, list[Any]] = {}
         for mission in held:
             by_provider.setdefault(mission.provider_id, []).append(mission)

@@ -109,11 +109,17 @@ def fits_window(start: datetime, duration_min: float, window_start: datetime, wi
     return window_start <= start and start + timedelta(minutes=duration_min) <= window_end
 
 
-def week_start(now: datetime, tz: str) -> datetime:
-    """Return the UTC instant of last Monday 00:00 local time (the week hours are counted in)."""
-    local = now.astimezone(ZoneInfo(tz))
-    monday = (local - timedelta(days=local.weekday())).replace(hour=0, minute=0, second=0, microsecond=0)
-    return monday.astimezone(UTC)
+def week_bounds(now: datetime, tz: str) -> tuple[datetime, datetime]:
+    """Return the UTC instants of this week's Monday 00:00 and next Monday 00:00, local time.
+
+    Both ends are local midnights, so a week with a clock change is 167 or 169 hours long.
+    """
+    zone = ZoneInfo(tz)
+    local = now.astimezone(zone)
+    monday = (local - timedelta(days=local.weekday())).date()
+    start = datetime.combine(monday, datetime.min.time(), zone)
+    end = datetime.combine(monday + timedelta(days=7), datetime.min.time(), zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def is_peak(start: datetime, tz: str, peak_hours: Sequence[int]) -> bool:

@@ -272,11 +272,16 @@ class MatchingRepository:
         )
         return list(rows)
 
-    async def hours_since(self, since: datetime) -> dict[str, float]:
-        """Return hours of missions (held or completed) scheduled since `since`, per provider."""
+    async def hours_between(self, start: datetime, end: datetime) -> dict[str, float]:
+        """Return hours of missions (held or completed) scheduled from `start` to before `end`,
+        per provider."""
         rows = await self.session.execute(
             select(Mission.provider_id, func.sum(Mission.duration_min))
-            .where(Mission.status != MissionStatus.cancelled.value, Mission.scheduled_start >= since)
+            .where(
+                Mission.status != MissionStatus.cancelled.value,
+                Mission.scheduled_start >= start,
+                Mission.scheduled_start < end,
+            )
             .group_by(Mission.provider_id)
         )
         return {provider_id: float(total or 0) / 60 for provider_id, total in rows}

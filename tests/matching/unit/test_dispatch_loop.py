@@ -53,6 +53,39 @@ async def test_hours_this_week_come_from_missions(h: Harness) -> None:
     assert state.hours_this_week == 2.0 and len(state.commitments) == 1
 
 
+async def test_hours_this_week_leave_out_missions_booked_for_a_later_week(h: Harness) -> None:
+    from tests.matching.support import all_week
+
+    next_tuesday = h.clock.now + timedelta(days=5)  # T0 is a Thursday
+    await h.given(
+        provider_activated("p1"),
+        on_duty("p1", True, all_week()),
+        order_confirmed("o1", now=h.clock.now),  # 2 h, today
+        order_confirmed(
+            "o2",
+            now=h.clock.now,
+            window_start=next_tuesday,
+            window_end=next_tuesday + timedelta(hours=4),
+            duration_min=180,
+            dispatch_deadline=next_tuesday - timedelta(days=1),
+        ),
+    )
+    for _ in range(2):  # one live offer per provider: one order per batch
+        await h.batch()
+        offer = await h.live_offer("p1")
+        assert offer is not None
+        accepted = await h.client.post(f"/v1/offers/{offer['id']}/accept", headers=h.provider("p1"))
+        assert accepted.status_code == 200, accepted.text
+    await h.given(order_confirmed("o3", now=h.clock.now, window_start=h.clock.now + timedelta(hours=6)))
+    async with h.component.database.unit_of_work() as uow:
+        _, states, _ = await h.component.dispatcher._load(
+            MatchingRepository(uow.session), None, h.clock.now, lock=False
+        )
+    (state,) = states
+    assert len(state.commitments) == 2, "both missions are held"
+    assert state.hours_this_week == 2.0, "next week's 3 h count in next week"
+
+
 async def test_new_weights_change_the_next_batch(h: Harness) -> None:
     from shared.events.providers import ReputationChanged
 

@@ -14,7 +14,7 @@ from services.matching.domain import (
     radius_factor,
     spread,
     start_code_matches,
-    week_start,
+    week_bounds,
     worked_minutes,
 )
 from services.matching.planner import schedule_blocks
@@ -70,8 +70,19 @@ class TestCalendar:
         ]
         assert schedule_blocks(slots) == ((0, 0, 120), (0, 540, 720), (6, 1320, 1440))
 
-    def test_week_starts_on_monday_midnight_paris(self) -> None:
-        assert week_start(T, "Europe/Paris") == datetime(2026, 11, 22, 23, 0, tzinfo=UTC)
+    def test_week_runs_from_monday_midnight_paris_to_the_next(self) -> None:
+        assert week_bounds(T, "Europe/Paris") == (
+            datetime(2026, 11, 22, 23, 0, tzinfo=UTC),
+            datetime(2026, 11, 29, 23, 0, tzinfo=UTC),
+        )
+        assert week_bounds(datetime(2026, 11, 29, 22, 59, tzinfo=UTC), "Europe/Paris")[1] == datetime(
+            2026, 11, 29, 23, 0, tzinfo=UTC
+        ), "Sunday 23:59 in Paris is still this week"
+
+    def test_a_week_with_the_clock_change_ends_at_local_midnight(self) -> None:
+        start, end = week_bounds(datetime(2026, 3, 26, 12, 0, tzinfo=UTC), "Europe/Paris")
+        assert start == datetime(2026, 3, 22, 23, 0, tzinfo=UTC)
+        assert end == datetime(2026, 3, 29, 22, 0, tzinfo=UTC)  # summer time from Sunday 29 March
 
     def test_booked_later_and_peak_and_minutes(self) -> None:
         assert is_booked_later(T + timedelta(hours=3), T, 120)
