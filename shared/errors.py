@@ -119,6 +119,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DBAPIError)
     async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        refused = _refused_value(exc.orig)
+        if refused is not None:
+            return refused
         if not exc.connection_invalidated:
             return _internal_error(exc)
         # The server dropped a pooled connection (restart, failover): SQLAlchemy has
@@ -132,9 +135,31 @@ def install_error_handlers(app: FastAPI) -> None:
         log.warning("database_connection_lost", error=repr(exc))
         return JSONResponse(Unavailable("the database connection was lost; retry").to_body(), 503)
 
+    @app.exception_handler(asyncpg.DataError)
+    async def _raw_data(_: Request, exc: asyncpg.DataError) -> JSONResponse:
+        return _refused_value(exc) or _internal_error(exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         return _internal_error(exc)
+
+
+def _refused_value(error: BaseException | None) -> JSONResponse | None:
+    """A 422 for a value the database cannot store (SQLSTATE class 22), else None.
+
+    Schemas refuse such values first, naming the field; this is the safety net for one they
+    miss (a NUL character, a string longer than its column): the statement failed, its
+    transaction rolled back, so the client hears why instead of a 500.
+    """
+    cause = getattr(error, "__cause__", None) or error  # SQLAlchemy wraps asyncpg's error
+    sqlstate = getattr(error, "sqlstate", None) or getattr(cause, "sqlstate", None)
+    if not isinstance(sqlstate, str) or not sqlstate.startswith("22"):
+        return None
+    message = str(getattr(cause, "message", None) or cause).splitlines()[0][:300]
+    log.warning("database_refused_value", sqlstate=sqlstate, error=message)
+    msg = f"a value cannot be stored: {message}"
+    body = {"detail": [{"loc": ["body"], "msg": msg, "type": "value_error"}]}
+    return JSONResponse(body, status_code=422)
 
 
 def _internal_error(exc: Exception) -> JSONResponse:
