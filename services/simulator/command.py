@@ -30,6 +30,15 @@ def simulate(
     decline_share: Annotated[float, typer.Option(help="share of offers providers decline")] = 0.15,
     cancel_share: Annotated[float, typer.Option(help="share of orders clients cancel")] = 0.03,
     concurrency: Annotated[int, typer.Option(help="requests in flight at most")] = 16,
+    lead: Annotated[
+        float, typer.Option(help="real seconds between a client's quote and the start it asks for")
+    ] = 45.0,
+    patience: Annotated[
+        float, typer.Option(help="real seconds from the window's start to the dispatch deadline")
+    ] = 60.0,
+    grace: Annotated[
+        float, typer.Option(help="real seconds a client still waits for an answer past its deadline")
+    ] = 45.0,
 ) -> None:
     """Play a compressed city day through the public API; report as text, JSON and PNG charts."""
     from services.simulator.api import SimulationError
@@ -47,6 +56,9 @@ def simulate(
         decline_share=decline_share,
         cancel_share=cancel_share,
         concurrency=concurrency,
+        lead_s=lead,
+        patience_s=patience,
+        grace_s=grace,
     )
     try:
         run_simulation(config, console)

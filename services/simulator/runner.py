@@ -257,6 +257,8 @@ def _check(config: SimConfig) -> None:
         raise ValueError("duration must be between 5 s and a real day")
     if not 0 <= config.decline_share <= 1 or not 0 <= config.cancel_share <= 1:
         raise ValueError("shares must be within 0..1")
+    if config.lead_s <= 0 or config.patience_s <= 0 or config.grace_s < 0:
+        raise ValueError("lead and patience must be > 0 s, grace >= 0 s")
     if not 1 <= config.concurrency <= 256:
         raise ValueError("concurrency must be within 1..256")
 

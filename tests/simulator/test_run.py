@@ -1,4 +1,8 @@
-"""A small simulated day against a real embedded platform (a uvicorn subprocess on a free port)."""
+"""Small simulated days against a real embedded platform (a uvicorn subprocess on a free port).
+
+The platform starts once for the module: the simulator run and the `dispatch simulate` command
+share it (each run uses its own clients; providers from an earlier run are adopted).
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,9 @@ from pathlib import Path
 import httpx
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
+from services.cli import app
 from services.simulator.runner import SimConfig, simulate
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,9 +35,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def platform(tmp_path: Path) -> Iterator[str]:
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Start the four services in one process (unseeded, SQLite in tmp); yield its base URL."""
+    tmp_path = tmp_path_factory.mktemp("sim-platform")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {
@@ -106,6 +113,8 @@ async def test_a_small_day_adds_up_serves_orders_and_draws_charts(platform: str,
         patience_s=15.0,
         grace_s=10.0,
         cancel_share=0.1,
+        # high enough that some offers are declined in every run (0.65^15 offers: < 0.2 %)
+        decline_share=0.35,
     )
     report = await simulate(config, Console(file=io.StringIO()))
 
@@ -120,6 +129,11 @@ async def test_a_small_day_adds_up_serves_orders_and_draws_charts(platform: str,
     assert report["dispatch_latency_s"]["count"] >= counts["served"]
     assert report["travel"]["missions"] == counts["served"]
     assert report["fair_pay"]["net_hourly_cents_per_mission"]["count"] == counts["served"]
+    # provider apps decline some offers (the orders go back to the pool) and both sides rate
+    offers = report["providers"]["offers"]
+    assert offers["declined"] > 0, offers
+    assert report["ratings"]["by_clients"]["count"] > 0, report["ratings"]
+    assert report["ratings"]["by_providers"]["count"] > 0, report["ratings"]
     # provider apps share no position off duty (providers refuses it with 409)
     errors = report["http"]["errors_by_status"]
     assert not [label for label in errors if label.endswith("/position")], errors
@@ -127,3 +141,41 @@ async def test_a_small_day_adds_up_serves_orders_and_draws_charts(platform: str,
     assert written["orders"] == counts
     for chart in ("missions_map.png", "dispatch_latency.png", "earnings_spread.png", "demand_by_hour.png"):
         assert (out / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_dispatch_simulate_prints_the_report_and_writes_it(platform: str, tmp_path: Path) -> None:
+    """`dispatch simulate`, the command a person runs, end to end on a tiny day."""
+    out = tmp_path / "cli-sim"
+    # wide enough that rich does not wrap the report's lines
+    result = CliRunner(env={"COLUMNS": "400"}).invoke(
+        app,
+        [
+            "simulate",
+            "--base-url",
+            platform,
+            "--orders",
+            "3",
+            "--providers",
+            "3",
+            "--duration",
+            "5",
+            "--seed",
+            "11",
+            "--out",
+            str(out),
+            # short waits between ordering, the booked start and the deadline: the run takes seconds
+            "--lead",
+            "2",
+            "--patience",
+            "3",
+            "--grace",
+            "2",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Simulated day" in result.output and "dispatch latency" in result.output, result.output
+    assert f"written: {out / 'report.json'}, " in result.output, result.output
+    written = json.loads((out / "report.json").read_text())
+    assert written["orders"]["planned"] == 3 and written["run"]["orders_planned"] == 3
+    assert written["orders"]["counts_add_up"] is True
+    assert written["providers"]["driven"] == 3
