@@ -126,6 +126,11 @@ class Database:
         """Open one transaction; commit it with `uow.commit()`, else it rolls back."""
         async with self.sessions() as session:
             uow = UnitOfWork(self, session)
+            if not self.is_postgres:
+                # SQLite ignores FOR UPDATE, and pysqlite starts a transaction only at the
+                # first write, so two use cases could each read a row, then both write it. The
+                # write lock taken up front serialises writing use cases (reads stay free).
+                await session.execute(text("BEGIN IMMEDIATE"))
             try:
                 yield uow
             finally:
