@@ -18,7 +18,7 @@ import ipaddress
 import socket
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -174,6 +174,43 @@ class WebhookTransport:
             raise RuntimeError(f"webhook answered {response.status_code}")
 
 
+@dataclass(frozen=True)
+class DueNotifications:
+    """One round's rows due for sending, with what sending them needs."""
+
+    rows: list[PendingNotification]
+    hooks: dict[str, str]  # client id -> webhook URL
+    codes: dict[str, str]  # order id -> start code, for `assigned` rows
+
+
+@dataclass
+class SendOutcomes:
+    """What a round of sending decided for each row, written once the sends are over.
+
+    Same calls as the repository's, so the sending code reads as if it wrote them at once.
+    """
+
+    sent: list[int] = field(default_factory=list)
+    failures: list[tuple[int, int, str, bool, datetime | None]] = field(default_factory=list)
+    put_off: list[tuple[list[int], datetime]] = field(default_factory=list)
+
+    async def record_notify_failure(
+        self, row_id: int, attempts: int, error: str, *, abandoned: bool, retry_at: datetime | None
+    ) -> None:
+        self.failures.append((row_id, attempts, error, abandoned, retry_at))
+
+    async def put_off_notifications(self, row_ids: list[int], retry_at: datetime) -> None:
+        if row_ids:
+            self.put_off.append((row_ids, retry_at))
+
+    async def write(self, repo: OrdersRepository) -> None:
+        for row_id, attempts, error, abandoned, retry_at in self.failures:
+            await repo.record_notify_failure(row_id, attempts, error, abandoned=abandoned, retry_at=retry_at)
+        for row_ids, retry_at in self.put_off:
+            await repo.put_off_notifications(row_ids, retry_at)
+        await repo.mark_notified(self.sent)
+
+
 class NotificationDispatcher:
     """Sends pending notifications in order per order; reschedules failures with back-off."""
 
@@ -223,29 +260,54 @@ class NotificationDispatcher:
     async def deliver_pending(self, batch: int = 100) -> int:
         """Send what is due now; return how many rows were handled (sent, rescheduled or failed)."""
         now = self.clock()
+        if self.database.is_postgres:
+            # The due rows stay locked (FOR UPDATE SKIP LOCKED) while they are sent, so another
+            # orders process skips them: one transaction from the read to the outcomes.
+            async with self.database.unit_of_work() as uow:
+                due = await self._due(uow.session, now, batch)
+                if due is None:
+                    return 0
+                outcomes = await self._send(due, now)
+                await outcomes.write(OrdersRepository(uow.session))
+                await uow.commit()
+                return len(due.rows)
+        # SQLite (embedded mode, one process): a writing transaction holds the database's one
+        # write lock, so none is open while webhooks are awaited; the outcomes are written after.
+        async with self.database.sessions() as session:
+            due = await self._due(session, now, batch)
+        if due is None:
+            return 0
+        outcomes = await self._send(due, now)
         async with self.database.unit_of_work() as uow:
-            repo = OrdersRepository(uow.session)
-            rows = await repo.pending_notifications(now, batch)
-            if not rows:
-                return 0
-            hooks = await repo.webhooks({r.client_id for r in rows})
-            codes = await self._start_codes(uow.session, rows)
-            by_order: dict[str, list[PendingNotification]] = defaultdict(list)
-            for row in rows:
-                by_order[row.order_id].append(row)
-            sent: list[int] = []
-            # Webhooks are awaited side by side; the orders of clients without one only make
-            # log lines, sent inline (a task per order cost more than the line itself).
-            with_hook = [g for g in by_order.values() if g[0].client_id in hooks]
-            for group in by_order.values():
-                if group[0].client_id not in hooks:
-                    await self._send_in_order(repo, group, hooks, codes, now, sent)
-            await asyncio.gather(
-                *(self._send_in_order(repo, group, hooks, codes, now, sent) for group in with_hook)
-            )
-            await repo.mark_notified(sent)
+            await outcomes.write(OrdersRepository(uow.session))
             await uow.commit()
-            return len(rows)
+        return len(due.rows)
+
+    async def _due(self, session: AsyncSession, now: datetime, batch: int) -> DueNotifications | None:
+        """Read the rows due for sending, with their clients' webhooks and start codes."""
+        repo = OrdersRepository(session)
+        rows = await repo.pending_notifications(now, batch)
+        if not rows:
+            return None
+        hooks = await repo.webhooks({r.client_id for r in rows})
+        return DueNotifications(rows, hooks, await self._start_codes(session, rows))
+
+    async def _send(self, due: DueNotifications, now: datetime) -> SendOutcomes:
+        """Send the due rows, in order per order; return what to record of each."""
+        by_order: dict[str, list[PendingNotification]] = defaultdict(list)
+        for row in due.rows:
+            by_order[row.order_id].append(row)
+        outcomes = SendOutcomes()
+        # Webhooks are awaited side by side; the orders of clients without one only make
+        # log lines, sent inline (a task per order cost more than the line itself).
+        with_hook = [g for g in by_order.values() if g[0].client_id in due.hooks]
+        for group in by_order.values():
+            if group[0].client_id not in due.hooks:
+                await self._send_in_order(outcomes, group, due.hooks, due.codes, now)
+        await asyncio.gather(
+            *(self._send_in_order(outcomes, group, due.hooks, due.codes, now) for group in with_hook)
+        )
+        return outcomes
 
     @staticmethod
     async def _start_codes(session: AsyncSession, rows: list[PendingNotification]) -> dict[str, str]:
@@ -269,12 +331,11 @@ class NotificationDispatcher:
 
     async def _send_in_order(
         self,
-        repo: OrdersRepository,
+        repo: SendOutcomes,
         rows: list[PendingNotification],
         hooks: dict[str, str],
         codes: dict[str, str],
         now: datetime,
-        sent: list[int],
     ) -> None:
         webhook_url = hooks.get(rows[0].client_id)
         refusal: str | None = None
@@ -310,4 +371,4 @@ class NotificationDispatcher:
                 # keep the order: the later ones wait too
                 await repo.put_off_notifications([later.id for later in rows[position + 1 :]], retry_at)
                 return
-            sent.append(row.id)
+            repo.sent.append(row.id)

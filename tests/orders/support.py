@@ -44,6 +44,8 @@ class PricingStub:
     batches: list[int] = field(default_factory=list)  # ids asked per GET /v1/quotes?ids=
     hooks: list[dict[str, Any]] = field(default_factory=list)
     hook_fail_next: int = 0
+    hook_gate: threading.Event | None = None  # when set, webhooks wait for it (up to 20 s)
+    hooks_waiting: int = 0
     url: str = ""
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
@@ -77,6 +79,10 @@ class PricingStub:
 
         @app.post("/hooks/{client_id}")
         async def webhook(client_id: str, request: Request) -> Response:
+            if self.hook_gate is not None:
+                self.hooks_waiting += 1
+                await asyncio.to_thread(self.hook_gate.wait, 20)
+                self.hooks_waiting -= 1
             if self.hook_fail_next > 0:
                 self.hook_fail_next -= 1
                 return JSONResponse({"detail": "down"}, status_code=500)
@@ -118,6 +124,8 @@ class PricingStub:
         self.requests = 0
         self.hooks.clear()
         self.hook_fail_next = 0
+        self.hook_gate = None
+        self.hooks_waiting = 0
 
     def add_quote(self, now: datetime, **overrides: Any) -> dict[str, Any]:
         start = overrides.pop("start_at", now + timedelta(days=2))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from typing import Any
 
 from sqlalchemy import select
@@ -53,6 +54,30 @@ class TestNotifications:
         await wait_for(sent)
         assert (await states(h))[0][2] == 2  # two failed attempts before
         assert [x["status"] for x in pricing.hooks] == ["confirmed"]
+
+    async def test_a_webhook_being_awaited_does_not_hold_up_orders(
+        self, h: Harness, tokens: Tokens, pricing: PricingStub
+    ) -> None:
+        # Embedded mode (SQLite has one write lock): no transaction may stay open while a
+        # client's webhook takes its time, or every order write would wait behind it.
+        await h.http.put("/v1/orders/notification-webhook",
+                         json={"url": f"{pricing.url}/hooks/c1"}, headers=tokens.client("c1"))
+        pricing.hook_gate = threading.Event()
+        try:
+            await confirm(h, tokens, client="c1")
+
+            async def hook_waiting() -> bool:
+                return pricing.hooks_waiting == 1
+            await wait_for(hook_waiting)
+            other = await asyncio.wait_for(confirm(h, tokens, client="c2"), timeout=10)
+            assert other["status"] == "confirmed"
+        finally:
+            pricing.hook_gate.set()
+
+        async def sent() -> bool:
+            return [s[1] for s in await states(h)] == ["sent", "sent"]
+        await wait_for(sent)
+        assert [x["client"] for x in pricing.hooks] == ["c1"]
 
     async def test_dead_webhook_is_abandoned(self, h: Harness, tokens: Tokens, pricing: PricingStub) -> None:
         await h.http.put("/v1/orders/notification-webhook",
