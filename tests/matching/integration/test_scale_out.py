@@ -10,52 +10,26 @@ import pytest
 from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from services.matching.app import MatchingComponent
-from services.matching.config import MatchingSettings
-from services.matching.dispatch import BatchReport, Dispatcher, zone_lock_key
-from services.matching.handlers import build_router
+from services.matching.dispatch import BatchReport, zone_lock_key
 from services.matching.models import Offer
-from services.matching.service import MatchingService
 from shared.db import Database
-from shared.events import to_envelope
 from shared.events.envelope import utcnow
 from shared.events.orders import OrderCancelled
 from shared.events.registry import EventPayload
 from shared.ids import new_id
-from shared.migrations import upgrade
 from shared.outbox import OutboxRow
+from tests.matching.integration.processes import Process, two_processes
 from tests.matching.support import PARIS, on_duty, order_confirmed, provider_activated
 
 pytestmark = pytest.mark.integration
-
-
-class Process:
-    """One matching process: its own engine and pool on the shared schema."""
-
-    def __init__(self, postgres_url: str, schema: str) -> None:
-        self.database = Database(postgres_url, schema=schema)
-        settings = MatchingSettings(is_dispatch_enabled=False)
-        self.dispatcher = Dispatcher(self.database, settings, utcnow)
-        self.service = MatchingService(self.database, settings, utcnow)
-        self.router = build_router(self.database, utcnow)
-
-    async def given(self, *payloads: EventPayload) -> None:
-        for payload in payloads:
-            await self.router(to_envelope(payload))
 
 
 @pytest.fixture
 async def processes(
     postgres_url: str, unique: Callable[[str], str]
 ) -> AsyncIterator[tuple[Process, Process]]:
-    schema = unique("matching")
-    a, b = Process(postgres_url, schema), Process(postgres_url, schema)
-    assert MatchingComponent.migrations_dir is not None
-    await upgrade(a.database, MatchingComponent.migrations_dir)
-    yield a, b
-    await a.database.drop_schema()
-    await a.database.dispose()
-    await b.database.dispose()
+    async with two_processes(postgres_url, unique("matching")) as pair:
+        yield pair
 
 
 async def live_counts(database: Database, column: Any) -> list[int]:

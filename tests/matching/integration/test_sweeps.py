@@ -10,19 +10,16 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from services.matching.app import MatchingComponent
 from services.matching.config import MatchingSettings
 from services.matching.dispatch import Dispatcher
-from services.matching.handlers import build_router
 from services.matching.models import Offer, Order
 from services.matching.repository import MatchingRepository
 from shared.db import Database
-from shared.events import to_envelope
 from shared.events.envelope import utcnow
 from shared.events.orders import OrderCancelled
 from shared.events.registry import EventPayload
-from shared.migrations import upgrade
 from shared.outbox import OutboxRow
+from tests.matching.integration.processes import Process, two_processes
 from tests.matching.support import PARIS, on_duty, order_confirmed, provider_activated
 
 pytestmark = pytest.mark.integration
@@ -31,33 +28,12 @@ CONFIRMED_AT = utcnow()
 PAST_DEADLINES = CONFIRMED_AT + timedelta(hours=1)  # every order's deadline is 30 min after confirmation
 
 
-class Process:
-    """One matching process on the shared schema, its clock past every order's deadline."""
-
-    def __init__(self, postgres_url: str, schema: str) -> None:
-        self.database = Database(postgres_url, schema=schema)
-        self.dispatcher = Dispatcher(
-            self.database, MatchingSettings(is_dispatch_enabled=False), lambda: PAST_DEADLINES
-        )
-        self.router = build_router(self.database, utcnow)
-
-    async def given(self, *payloads: EventPayload) -> None:
-        for payload in payloads:
-            await self.router(to_envelope(payload))
-
-
 @pytest.fixture
 async def processes(
     postgres_url: str, unique: Callable[[str], str]
 ) -> AsyncIterator[tuple[Process, Process]]:
-    schema = unique("sweep")
-    a, b = Process(postgres_url, schema), Process(postgres_url, schema)
-    assert MatchingComponent.migrations_dir is not None
-    await upgrade(a.database, MatchingComponent.migrations_dir)
-    yield a, b
-    await a.database.drop_schema()
-    await a.database.dispose()
-    await b.database.dispose()
+    async with two_processes(postgres_url, unique("sweep"), lambda: PAST_DEADLINES) as pair:
+        yield pair
 
 
 def after_read_wait_for_the_other(
