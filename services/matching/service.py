@@ -174,6 +174,13 @@ class MatchingService:
             )
         if start_at <= now:
             raise Invalid("the start must be in the future", field="start_at")
+        await self._check_calendar(repo, order, provider_id, start_at, whose="your")
+
+    @staticmethod
+    async def _check_calendar(
+        repo: MatchingRepository, order: Order, provider_id: str, start_at: datetime, *, whose: str
+    ) -> None:
+        """Refuse a start that clashes with the provider's missions, counting travel between them."""
         held = await repo.missions(provider_id, [MissionStatus.assigned.value, MissionStatus.started.value])
         places = await repo.orders_by_id([m.order_id for m in held])
         travel = HaversineTravel()
@@ -184,7 +191,9 @@ class MatchingService:
             mission_end = mission.scheduled_start + timedelta(minutes=mission.duration_min)
             end = start_at + timedelta(minutes=order.duration_min)
             if overlaps(start_at - gap, end + gap, mission.scheduled_start, mission_end):
-                raise Conflict(f"the slot overlaps your mission {mission.id}, counting travel between them")
+                raise Conflict(
+                    f"the slot overlaps {whose} mission {mission.id}, counting travel between them"
+                )
 
     async def decline_offer(self, offer_id: str, provider_id: str, reason: str) -> Offer:
         """Decline an offer; never penalised, the order goes back to the pool without you."""
@@ -351,6 +360,10 @@ class MatchingService:
                     )
                 if await repo.live_offers(provider_id):
                     raise ProviderUnavailable(f"provider {provider_id} already has a live offer")
+                # By hand or not, a provider never holds two missions at once.
+                await self._check_calendar(
+                    repo, order, provider_id, mission.scheduled_start, whose=f"provider {provider_id}'s"
+                )
             await cancel_mission_step(
                 uow,
                 repo,

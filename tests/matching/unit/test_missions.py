@@ -90,6 +90,27 @@ class TestReassign:
         decision = (await h.client.get("/v1/dispatch/decisions/o1", headers=h.ops())).json()
         assert decision["decisions"][0]["outcome"] == "reassigned"
 
+    async def test_reassign_to_a_provider_busy_at_that_time_is_409_and_changes_nothing(
+        self, h: Harness
+    ) -> None:
+        mission = await assigned_mission(h)  # o1 with p1; p2 is free
+        await h.given(order_confirmed("o2", now=h.clock.now))
+        await h.batch()
+        offer = await h.live_offer("p2")
+        assert offer is not None and offer["order_id"] == "o2"
+        accepted = await h.client.post(f"/v1/offers/{offer['id']}/accept", headers=h.provider("p2"))
+        assert accepted.status_code == 200, accepted.text
+        response = await h.client.post(
+            f"/v1/missions/{mission['id']}/reassign",
+            json={"reason": "client asked for p2", "provider_id": "p2"},
+            headers=h.ops(),
+        )
+        assert response.status_code == 409, response.text
+        assert accepted.json()["id"] in response.json()["detail"][0]["msg"]
+        again = await h.client.get(f"/v1/missions/{mission['id']}", headers=h.ops())
+        assert again.json()["status"] == "assigned" and again.json()["provider_id"] == "p1"
+        assert await h.live_offer("p2") is None
+
     async def test_reassign_to_an_unknown_provider_is_404_and_changes_nothing(self, h: Harness) -> None:
         mission = await assigned_mission(h)
         response = await h.client.post(
