@@ -20,7 +20,7 @@ from shared.config import PlatformSettings
 from shared.db import Database, wait_for
 from shared.events import registry
 from shared.events.envelope import Envelope
-from shared.events.matching import OrderUnassignable
+from shared.events.matching import MissionCancelled, OrderUnassignable
 from shared.events.registry import EventPayload
 from shared.outbox import OutboxRow
 from shared.testing import Tokens, running_app
@@ -132,6 +132,54 @@ async def test_unassignable_order_is_unfulfilled_on_kafka(
         assert [e["to_status"] for e in seen["history"]] == ["confirmed", "unfulfilled"]
 
 
+
+
+async def test_mission_cancellations_and_a_client_cancellation_on_kafka(
+    postgres_url: str, kafka_bootstrap: str, unique: Callable[[str], str], pricing: PricingStub
+) -> None:
+    """A provider dropping out before the start re-pools the order; after the start the order is
+    unfulfilled (`order-unfulfilled` out); a client's cancellation goes out as `order-cancelled`."""
+    tokens = Tokens()
+    async with orders_on_kafka(postgres_url, kafka_bootstrap, unique, pricing) as (h, prefix):
+        oids = []
+        for key in ("k1", "k2"):
+            quote = pricing.add_quote(h.clock.now, start_at=h.clock.now + timedelta(hours=6))
+            r = await h.http.post("/v1/orders", json=order_body(quote),
+                                  headers={**tokens.client("c1"), "Idempotency-Key": key})
+            assert r.status_code == 201, r.text
+            oids.append(r.json()["id"])
+        dropped, cancelled = oids
+        matching_topic = f"{prefix}matching.events"
+
+        async def status_is(oid: str, wanted: str) -> bool:
+            seen = await h.http.get(f"/v1/orders/{oid}", headers=tokens.client("c1"))
+            return bool(seen.json()["status"] == wanted)
+
+        await produce(kafka_bootstrap, matching_topic, assigned(dropped))
+        await wait_for(lambda: status_is(dropped, "assigned"), timeout=60)
+        await produce(kafka_bootstrap, matching_topic, MissionCancelled(
+            order_id=dropped, mission_id="m1", provider_id="p1", reason="sick", is_redispatched=True))
+        await wait_for(lambda: status_is(dropped, "confirmed"), timeout=60)
+        again = (await h.http.get(f"/v1/orders/{dropped}", headers=tokens.client("c1"))).json()
+        assert again["provider"] is None
+        # Another provider takes it, starts, then the mission is cancelled mid-way.
+        await produce(kafka_bootstrap, matching_topic,
+                      assigned(dropped, "p2", "m2"), started(dropped, "p2", "m2"),
+                      MissionCancelled(order_id=dropped, mission_id="m2", provider_id="p2", reason="injured"))
+        unfulfilled = await read_until(kafka_bootstrap, f"{prefix}orders.events",
+                                       lambda e: e.type == "order-unfulfilled")
+        assert unfulfilled.payload["order_id"] == dropped and "injured" in unfulfilled.payload["reason"]
+        seen = (await h.http.get(f"/v1/orders/{dropped}", headers=tokens.client("c1"))).json()
+        assert [e["to_status"] for e in seen["history"]] == [
+            "confirmed", "assigned", "confirmed", "assigned", "in_progress", "unfulfilled"]
+
+        r = await h.http.post(f"/v1/orders/{cancelled}/cancel", json={"reason": "plans changed"},
+                              headers=tokens.client("c1"))
+        assert r.status_code == 200, r.text
+        out = await read_until(kafka_bootstrap, f"{prefix}orders.events",
+                               lambda e: e.type == "order-cancelled")
+        assert out.aggregate_id == cancelled and out.payload["reason"] == "plans changed"
+        assert out.payload["cancelled_by"] == "client"
 
 
 async def test_intake_on_postgres_replays_refuses_and_leaves_nothing_on_outage(
