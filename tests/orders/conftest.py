@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
 from shared.config import PlatformSettings
-from tests.orders.support import Harness, PricingStub, harness
+from tests.orders.support import Harness, PricingStub, harness, harness_on_postgres
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +31,18 @@ def pricing(pricing_server: PricingStub) -> Iterator[PricingStub]:
 async def h(settings: PlatformSettings, pricing: PricingStub) -> AsyncIterator[Harness]:
     async with harness(settings, pricing) as running:
         yield running
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+async def h_on_both_databases(
+    request: pytest.FixtureRequest, settings: PlatformSettings, pricing: PricingStub,
+    unique: Callable[[str], str],
+) -> AsyncIterator[Harness]:
+    """The harness on SQLite (embedded mode) and on PostgreSQL, where row locks really apply."""
+    if request.param == "sqlite":
+        async with harness(settings, pricing) as running:
+            yield running
+    else:
+        postgres_url: str = request.getfixturevalue("postgres_url")
+        async with harness_on_postgres(postgres_url, unique("orders"), pricing) as running:
+            yield running

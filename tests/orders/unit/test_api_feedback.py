@@ -5,12 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from shared.outbox import OutboxRow
 from shared.testing import Tokens
 from tests.orders.support import Harness
 from tests.orders.unit.test_api_orders import assigned, completed, confirm, started
+
+
+@pytest.fixture
+def h(h_on_both_databases: Harness) -> Harness:
+    """Every test here runs on SQLite and on PostgreSQL (series and rating jobs lock rows there)."""
+    return h_on_both_databases
 
 
 async def completed_order(h: Harness, tokens: Tokens) -> dict[str, Any]:

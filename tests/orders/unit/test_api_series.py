@@ -6,6 +6,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from services.orders.domain import PARIS
@@ -14,6 +15,12 @@ from shared.outbox import OutboxRow
 from shared.testing import Tokens
 from tests.orders.support import Harness, order_body
 from tests.orders.unit.test_api_orders import assigned
+
+
+@pytest.fixture
+def h(h_on_both_databases: Harness) -> Harness:
+    """Every test here runs on SQLite and on PostgreSQL (series and rating jobs lock rows there)."""
+    return h_on_both_databases
 
 
 async def book_series(h: Harness, tokens: Tokens, frequency: str = "weekly") -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from structlog.testing import capture_logs
 
@@ -15,6 +16,12 @@ from shared.outbox import OutboxRow
 from shared.testing import Tokens
 from tests.orders.support import Harness, order_body
 from tests.orders.unit.test_api_series import book_series, occurrences, paris_day
+
+
+@pytest.fixture
+def h(h_on_both_databases: Harness) -> Harness:
+    """Every test here runs on SQLite and on PostgreSQL (series and rating jobs lock rows there)."""
+    return h_on_both_databases
 
 
 async def book_tight_series(h: Harness, tokens: Tokens) -> dict[str, Any]:
