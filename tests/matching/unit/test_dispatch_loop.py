@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -135,3 +136,21 @@ async def test_a_booked_order_is_redispatched_when_its_provider_drops_out(h: Har
     await h.batch()
     again = await h.live_offer("p2")
     assert again is not None and again["order_id"] == "o1"
+
+
+async def test_a_large_pool_brings_the_next_batch_sooner(settings: PlatformSettings) -> None:
+    # Dispatch loop off: the test drives `dispatch_when_due` itself. A batch is due again only
+    # after an hour, unless the pool holds `large_pool_size` orders or more.
+    matching = MatchingSettings(
+        is_dispatch_enabled=False, batch_interval_s=3600, fast_batch_interval_s=0.001, large_pool_size=2
+    )
+    async with matching_harness(settings, matching=matching) as h:
+        component = h.component
+        await h.given(order_confirmed("o1", now=h.clock.now))  # no provider: it stays in the pool
+        assert await component.dispatch_when_due() is not None  # the first one is always due
+        assert await component.dispatch_when_due() is None  # one order: an hour to wait
+        component._next_batch_at = 0.0  # as if the hour had passed
+        await h.given(order_confirmed("o2", now=h.clock.now))
+        assert await component.dispatch_when_due() is not None
+        await asyncio.sleep(0.01)
+        assert await component.dispatch_when_due() is not None  # two orders: due again at once
