@@ -554,6 +554,8 @@ def main() -> None:
     console.print(f"ratio to baseline: {ratio:.2f} (target >= 0.5); "
                   f"targets met: {report['meets_targets']}; rows written {rows}, outbox {outbox}")
     console.print(f"wrote {OUT / 'orders.json'} and {OUT / 'orders_latency.png'}")
+    if not report["meets_targets"] and not args.quick:
+        sys.exit(1)  # make bench reports the miss
 
 
 if __name__ == "__main__":
