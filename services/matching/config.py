@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+FloorMode = Literal["supplement", "rule_out"]
 
 
 class MatchingSettings(BaseSettings):
@@ -39,8 +41,19 @@ class MatchingSettings(BaseSettings):
     )
     floor_cents_per_hour: int = Field(default=952, ge=0, description="fair-pay floor, net €/h in cents")
     contribution_rate: Decimal = Field(default=Decimal("0.212"), ge=0, lt=1)
-    floor_policy: Literal["supplement", "rule_out"] = Field(
-        default="supplement", description="below-floor pairs: pay or rule out"
+    floor_policy: FloorMode = Field(
+        default="supplement",
+        description="below-floor pairs: pay or rule out, until ops choose (PUT /v1/dispatch/floor-policy)",
+    )
+    travel_detour_factor: float = Field(
+        default=1.3, ge=1, allow_inf_nan=False, description="road distance over straight-line distance"
+    )
+    travel_default_speed_kmh: float = Field(
+        default=25.0, gt=0, allow_inf_nan=False, description="travel speed in a zone not listed below"
+    )
+    travel_speed_kmh_by_zone: dict[str, Annotated[float, Field(gt=0, allow_inf_nan=False)]] = Field(
+        default_factory=dict,
+        description='travel speed per zone, km/h (env as JSON: {"paris": 18})',
     )
     peak_hours: list[int] = Field(
         default=[7, 8, 17, 18, 19], description="local (Europe/Paris) hours counted as peak"

@@ -26,10 +26,11 @@ from sqlalchemy.exc import IntegrityError
 from services.matching import planner
 from services.matching.config import MatchingSettings
 from services.matching.domain import OrderState, week_bounds
-from services.matching.engine import ProviderState, Weights
+from services.matching.engine import ProviderState
 from services.matching.lifecycle import expire_offer, make_offer, record_decision
 from services.matching.metrics import BATCH_SECONDS, OFFERS, ZONES
 from services.matching.models import Order
+from services.matching.policy import BatchPolicy, load_policy
 from services.matching.repository import MatchingRepository
 from shared.db import Database
 from shared.events.matching import OrderUnassignable
@@ -37,7 +38,6 @@ from shared.ids import new_id
 
 log = structlog.get_logger(__name__)
 
-WEIGHTS_KEY = "weights"
 NO_TAKER = "nobody accepted before the dispatch deadline"
 
 
@@ -153,11 +153,6 @@ class Dispatcher:
             await uow.commit()
         return count
 
-    async def load_weights(self, repo: MatchingRepository) -> Weights:
-        """Return the weights ops set last (the engine's defaults until then)."""
-        row = await repo.setting(WEIGHTS_KEY)
-        return planner.weights_from(row.value if row else None)
-
     async def _lock_zone(self, repo: MatchingRepository, zone: str) -> bool:
         if not self.database.is_postgres:
             return True  # one embedded process: nothing to share
@@ -170,7 +165,7 @@ class Dispatcher:
         states: list[ProviderState],
         exclusions: dict[str, set[str]],
         now: datetime,
-        weights: Weights,
+        policy: BatchPolicy,
     ) -> planner.Plan:
         """Solve a pool off the event loop (CPU-bound)."""
         return await asyncio.to_thread(
@@ -179,7 +174,8 @@ class Dispatcher:
             states,
             exclusions,
             now=now,
-            weights=weights,
+            weights=policy.weights,
+            floor_mode=policy.floor_mode,
             settings=self.settings,
             workers=self.workers,
         )
@@ -241,8 +237,8 @@ class Dispatcher:
             orders, states, exclusions = await self._load(repo, zone, now, lock=True)
             if not orders:
                 return
-            weights = await self.load_weights(repo)
-            plan = await self._plan(orders, states, exclusions, now, weights)
+            policy = await load_policy(repo, self.settings)
+            plan = await self._plan(orders, states, exclusions, now, policy)
             by_id = {o.order_id: o for o in orders}
             batch_id = new_id()
             # Offers go in by provider id in every process: waits on a contested provider never cycle.
@@ -348,7 +344,7 @@ class Dispatcher:
         async with self.database.unit_of_work() as uow:
             repo = MatchingRepository(uow.session)
             orders, states, exclusions = await self._load(repo, None, now, lock=False)
-            weights = await self.load_weights(repo)
+            policy = await load_policy(repo, self.settings)
             repo.detach()
         by_zone: dict[str, list[Order]] = {}
         for order in orders:
@@ -358,7 +354,7 @@ class Dispatcher:
         failed: list[dict[str, str]] = []
         for zone in sorted(by_zone):
             try:
-                plan = await self._plan(by_zone[zone], states, exclusions, now, weights)
+                plan = await self._plan(by_zone[zone], states, exclusions, now, policy)
             except Exception as exc:  # the other zones are still worth showing
                 log.warning("dispatch_preview_zone_failed", zone=zone, error=repr(exc))
                 failed.append({"zone": zone, "error": str(exc) or type(exc).__name__})
@@ -369,7 +365,8 @@ class Dispatcher:
             "at": now.isoformat(),
             "pool": len(orders),
             "providers_free": len(states),
-            "weights": planner.weights_to_dict(weights),
+            "weights": planner.weights_to_dict(policy.weights),
+            "floor_policy": policy.floor_mode,
             "zones_solved": sorted(set(by_zone) - {f["zone"] for f in failed}),
             "zones_failed": failed,
             "assignments": [

@@ -1,4 +1,4 @@
-"""What ops and providers read about dispatch: pool, board, weights, fairness, explanations."""
+"""What ops and providers read about dispatch: pool, board, weights, floor policy, fairness, explanations."""
 
 from __future__ import annotations
 
@@ -7,12 +7,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.matching import planner
-from services.matching.config import MatchingSettings
-from services.matching.dispatch import WEIGHTS_KEY
+from services.matching.config import FloorMode, MatchingSettings
 from services.matching.domain import MissionStatus, OrderState, home_zone, spread
 from services.matching.engine import Weights
 from services.matching.errors import DecisionNotFound
-from services.matching.models import AuditEntry, Provider, Setting
+from services.matching.models import Provider
+from services.matching.policy import (
+    FLOOR_POLICY_KEY,
+    WEIGHTS_KEY,
+    StoredSetting,
+    default_floor_policy,
+    default_weights,
+    read_setting,
+    write_setting,
+)
 from services.matching.repository import MatchingRepository
 from shared.auth import Principal
 from shared.db import Database
@@ -20,7 +28,7 @@ from shared.errors import Invalid
 
 
 class DispatchInsight:
-    """Read-side use cases of /v1/dispatch, plus the weights ops change."""
+    """Read-side use cases of /v1/dispatch, plus the policies ops change (weights, floor)."""
 
     def __init__(self, database: Database, settings: MatchingSettings, clock: Callable[[], datetime]) -> None:
         self.database = database
@@ -135,45 +143,64 @@ class DispatchInsight:
             ],
         }
 
+    async def _read_setting(self, key: str, default: dict[str, Any]) -> StoredSetting:
+        async with self.database.unit_of_work() as uow:
+            return await read_setting(MatchingRepository(uow.session), key, default)
+
+    async def _write_setting(
+        self, key: str, value: dict[str, Any], default: dict[str, Any], actor: str, reason: str
+    ) -> StoredSetting:
+        async with self.database.unit_of_work() as uow:
+            stored = await write_setting(
+                MatchingRepository(uow.session),
+                key,
+                value,
+                default=default,
+                actor=actor,
+                reason=reason,
+                now=self.clock(),
+            )
+            await uow.commit()
+        return stored
+
     async def weights(self) -> dict[str, Any]:
         """Return the weights the next batch uses."""
-        async with self.database.unit_of_work() as uow:
-            row = await MatchingRepository(uow.session).setting(WEIGHTS_KEY)
-            weights = planner.weights_from(row.value if row else None)
-            return {
-                "weights": planner.weights_to_dict(weights),
-                "updated_at": row.updated_at if row else None,
-                "updated_by": row.updated_by if row else None,
-            }
+        stored = await self._read_setting(WEIGHTS_KEY, default_weights())
+        weights = planner.weights_from(stored.value)
+        return {
+            "weights": planner.weights_to_dict(weights),
+            "updated_at": stored.updated_at,
+            "updated_by": stored.updated_by,
+        }
 
     async def set_weights(self, values: dict[str, float], actor: str, reason: str) -> dict[str, Any]:
         """Ops: change the weights (audited); the next batch uses them."""
-        now = self.clock()
         try:
             weights = Weights(**values)
         except (TypeError, ValueError) as exc:
             raise Invalid(str(exc), field="weights") from exc
-        async with self.database.unit_of_work() as uow:
-            repo = MatchingRepository(uow.session)
-            row = await repo.setting(WEIGHTS_KEY)
-            before = row.value if row else planner.weights_to_dict(Weights())
-            value = planner.weights_to_dict(weights)
-            if row is None:
-                repo.add(Setting(key=WEIGHTS_KEY, value=value, updated_at=now, updated_by=actor))
-            else:
-                row.value, row.updated_at, row.updated_by = value, now, actor
-            repo.add(
-                AuditEntry(
-                    at=now,
-                    actor=actor,
-                    action="dispatch.weights",
-                    subject_id=WEIGHTS_KEY,
-                    reason=reason,
-                    details={"before": before, "after": value},
-                )
-            )
-            await uow.commit()
-        return {"weights": value, "updated_at": now, "updated_by": actor}
+        value = planner.weights_to_dict(weights)
+        stored = await self._write_setting(WEIGHTS_KEY, value, default_weights(), actor, reason)
+        return {"weights": stored.value, "updated_at": stored.updated_at, "updated_by": stored.updated_by}
+
+    async def floor_policy(self) -> dict[str, Any]:
+        """Return the fair-pay floor policy the next batch uses."""
+        stored = await self._read_setting(FLOOR_POLICY_KEY, default_floor_policy(self.settings))
+        return self._floor_policy_read(stored)
+
+    async def set_floor_policy(self, mode: FloorMode, actor: str, reason: str) -> dict[str, Any]:
+        """Ops: choose what a below-floor pair gets, a supplement or ruled out (audited)."""
+        default = default_floor_policy(self.settings)
+        stored = await self._write_setting(FLOOR_POLICY_KEY, {"mode": mode}, default, actor, reason)
+        return self._floor_policy_read(stored)
+
+    def _floor_policy_read(self, stored: StoredSetting) -> dict[str, Any]:
+        return {
+            "mode": stored.value["mode"],
+            "floor_cents_per_hour": self.settings.floor_cents_per_hour,
+            "updated_at": stored.updated_at,
+            "updated_by": stored.updated_by,
+        }
 
     async def audit(self) -> list[dict[str, Any]]:
         """Return the audit log of ops decisions in matching."""

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from services.matching.config import MatchingSettings
+from services.matching.config import FloorMode, MatchingSettings
 from services.matching.domain import latest_start, radius_factor
 from services.matching.engine import (
     Assignment,
@@ -17,6 +17,7 @@ from services.matching.engine import (
     HaversineTravel,
     OrderRequest,
     ProviderState,
+    TravelModel,
     Weights,
     explain_assignment,
     explain_for_provider,
@@ -114,12 +115,21 @@ def order_request(order: Order, declined_by: set[str]) -> OrderRequest:
     )
 
 
-def floor_policy(settings: MatchingSettings) -> FloorPolicy:
-    """Return the fair-pay floor policy the settings choose."""
+def floor_policy(settings: MatchingSettings, mode: FloorMode) -> FloorPolicy:
+    """Return the fair-pay floor policy: the mode ops chose, the floor and rate of the settings."""
     fair_pay = FairPaySettings(
         floor_cents_per_hour=settings.floor_cents_per_hour, contribution_rate=settings.contribution_rate
     )
-    return FloorPolicy(mode=settings.floor_policy, fair_pay=fair_pay)
+    return FloorPolicy(mode=mode, fair_pay=fair_pay)
+
+
+def travel_model(settings: MatchingSettings) -> TravelModel:
+    """Return the travel model of every batch, dry run and calendar check (one place to swap it)."""
+    return HaversineTravel(
+        detour_factor=settings.travel_detour_factor,
+        speed_kmh_by_zone=settings.travel_speed_kmh_by_zone,
+        default_speed_kmh=settings.travel_default_speed_kmh,
+    )
 
 
 def plan_batch(
@@ -129,6 +139,7 @@ def plan_batch(
     *,
     now: datetime,
     weights: Weights,
+    floor_mode: FloorMode,
     settings: MatchingSettings,
     workers: int | None = None,
 ) -> Plan:
@@ -142,6 +153,7 @@ def plan_batch(
     for order in orders:
         factor = radius_factor(order.confirmed_at, order.dispatch_deadline, now, settings.radius_steps)
         groups.setdefault(factor, []).append(order_request(order, exclusions.get(order.order_id, set())))
+    floor, travel = floor_policy(settings, floor_mode), travel_model(settings)
     free = list(providers)
     chosen: list[tuple[Assignment, float]] = []
     unassigned: dict[str, str] = {}
@@ -151,8 +163,8 @@ def plan_batch(
             free,
             now=now,
             weights=weights,
-            floor=floor_policy(settings),
-            travel=HaversineTravel(),
+            floor=floor,
+            travel=travel,
             radius_factor=factor,
             alternatives=settings.explanation_alternatives,
             workers=workers,

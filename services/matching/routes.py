@@ -11,6 +11,7 @@ from services.matching.domain import MissionStatus, OfferStatus, is_booked_later
 from services.matching.models import Mission, Offer, Order
 from services.matching.schemas import (
     Document,
+    FloorPolicyUpdate,
     MissionDrop,
     MissionRead,
     MissionReassign,
@@ -231,6 +232,18 @@ async def put_weights(body: WeightsUpdate, m: MatchingDep, principal: OpsUser) -
     """Ops: change the weights, with a reason (audited); the next batch uses them."""
     values = body.model_dump(exclude={"reason"})
     return document(await m.insight.set_weights(values, principal.subject, body.reason))
+
+
+@dispatch.get("/floor-policy", response_model=Document)
+async def get_floor_policy(m: MatchingDep, _: ProviderOrOps) -> Document:
+    """Read what the next batch does with a pair below the fair-pay floor (providers may read it too)."""
+    return document(await m.insight.floor_policy())
+
+
+@dispatch.put("/floor-policy", response_model=Document)
+async def put_floor_policy(body: FloorPolicyUpdate, m: MatchingDep, principal: OpsUser) -> Document:
+    """Ops: choose supplement or rule_out for below-floor pairs, with a reason (audited)."""
+    return document(await m.insight.set_floor_policy(body.mode, principal.subject, body.reason))
 
 
 @dispatch.get("/fairness", response_model=Document)

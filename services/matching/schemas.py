@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from services.matching.config import FloorMode
+
 Reason = Annotated[str, Field(max_length=500)]
 RequiredReason = Annotated[str, Field(min_length=3, max_length=500)]
 Weight = Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)]
@@ -48,6 +50,14 @@ class WeightsUpdate(Body):
     reputation: Weight
     fairness: Weight
     supplement: Weight
+    reason: RequiredReason
+
+
+class FloorPolicyUpdate(Body):
+    mode: FloorMode = Field(
+        description="a pair below the fair-pay floor: supplement = the operator pays the difference, "
+        "rule_out = not offered"
+    )
     reason: RequiredReason
 
 

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
+from services.matching import planner
 from services.matching.config import MatchingSettings
 from services.matching.domain import (
     MissionStatus,
@@ -23,7 +24,6 @@ from services.matching.domain import (
     start_code_matches,
     worked_minutes,
 )
-from services.matching.engine import HaversineTravel
 from services.matching.errors import (
     MissionNotFound,
     OfferNotFound,
@@ -176,14 +176,13 @@ class MatchingService:
             raise Invalid("the start must be in the future", field="start_at")
         await self._check_calendar(repo, order, provider_id, start_at, whose="your")
 
-    @staticmethod
     async def _check_calendar(
-        repo: MatchingRepository, order: Order, provider_id: str, start_at: datetime, *, whose: str
+        self, repo: MatchingRepository, order: Order, provider_id: str, start_at: datetime, *, whose: str
     ) -> None:
         """Refuse a start that clashes with the provider's missions, counting travel between them."""
         held = await repo.missions(provider_id, [MissionStatus.assigned.value, MissionStatus.started.value])
         places = await repo.orders_by_id([m.order_id for m in held])
-        travel = HaversineTravel()
+        travel = planner.travel_model(self.settings)
         for mission in held:
             # Count the travel between the two places on top of each mission's own time.
             place = places.get(mission.order_id, order)

@@ -178,6 +178,7 @@ WRITE_ENDPOINTS = [
     ("post", "/v1/missions/{mission}/cancel", "p1"),
     ("post", "/v1/missions/{mission}/reassign", None),
     ("put", "/v1/dispatch/weights", None),
+    ("put", "/v1/dispatch/floor-policy", None),
 ]
 
 GARBAGE: list[tuple[str, Any]] = [
@@ -221,6 +222,9 @@ GARBAGE: list[tuple[str, Any]] = [
     ),
     ("json", {"travel": 1, "lateness": 1, "reputation": 1, "fairness": 1, "supplement": 1}),
     ("json", {"travel": True, "lateness": 1, "reputation": 1, "fairness": 1, "supplement": 1, "reason": "a"}),
+    ("json", {"mode": "pay", "reason": "abc"}),
+    ("json", {"mode": ["rule_out"], "reason": "abc"}),
+    ("json", {"mode": "rule_out"}),
 ]
 
 
@@ -239,7 +243,7 @@ def random_json(rng: random.Random, depth: int = 0) -> Any:
         return "".join(chr(rng.randrange(32, 0x2FFF)) for _ in range(rng.randrange(0, 30)))
     if kind == 5:
         return [random_json(rng, depth + 1) for _ in range(rng.randrange(0, 4))]
-    keys = ["reason", "start_at", "code", "provider_id", "travel", "fairness", "x"]
+    keys = ["reason", "start_at", "code", "provider_id", "travel", "fairness", "mode", "x"]
     return {rng.choice(keys): random_json(rng, depth + 1) for _ in range(rng.randrange(0, 5))}
 
 
