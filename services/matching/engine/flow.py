@@ -21,6 +21,9 @@ from services.matching.engine.problem import BoolArray, FloatArray, IntArray
 
 TIE_SLOTS = 64
 MAX_RELAXATION_ROUNDS = 2000
+# A relaxation pass visits only the pairs of the orders whose potential dropped when they are
+# fewer than this fraction of the pairs (gathering them costs more per pair than a full pass).
+FEW_PAIRS_SHARE = 4
 
 
 def integer_costs(pi: IntArray, cost: FloatArray, offset: float, n_providers: int) -> IntArray:
@@ -48,6 +51,19 @@ def locality_keys(x: FloatArray, y: FloatArray, cell_km: float = 0.25) -> IntArr
     return key
 
 
+def _compact(index: IntArray) -> tuple[IntArray, IntArray]:
+    """Return the distinct values of non-negative indices and each one's rank among them.
+
+    What np.unique(index, return_inverse=True) returns, in linear time instead of a sort.
+    """
+    present = np.zeros(int(index.max(initial=-1)) + 1, bool)
+    present[index] = True
+    rank = np.cumsum(present) - 1
+    distinct: IntArray = np.flatnonzero(present)
+    inverse: IntArray = rank[index]
+    return distinct, inverse
+
+
 def _ranks(keys: IntArray) -> IntArray:
     """Return each key's rank (ties in input order)."""
     ranks = np.empty(len(keys), np.int64)
@@ -71,8 +87,8 @@ def assign(
     chosen = np.zeros(len(oi), bool)
     if len(oi) == 0:
         return chosen
-    orders, o_node = np.unique(oi, return_inverse=True)
-    providers, p_node = np.unique(pi, return_inverse=True)
+    orders, o_node = _compact(oi)
+    providers, p_node = _compact(pi)
     if order_keys is not None:
         o_node = _ranks(order_keys[orders])[o_node]
     if provider_keys is not None:
@@ -126,6 +142,11 @@ def potentials(
     f_o, f_p, f_c = f_o[by_provider], f_p[by_provider], f_c[by_provider]
     first = np.flatnonzero(np.concatenate([[True], f_p[1:] != f_p[:-1]])) if len(f_p) else f_p
     targets = f_p[first]
+    # The same free pairs by order: once few order potentials drop in a pass (after a dozen
+    # passes, a few hundred of 20,000), only their pairs are relaxed, to the same values.
+    by_order = np.argsort(f_o, kind="stable")
+    out_p, out_c = f_p[by_order], f_c[by_order]
+    out_first = np.searchsorted(f_o[by_order], np.arange(n + 1))
     mate_o, mate_p, mate_c = oi[chosen], pi[chosen], arc_cost[chosen]
     assigned = np.zeros(n, bool)
     assigned[mate_o] = True
@@ -136,9 +157,19 @@ def potentials(
     d = np.zeros(n + m + 1, np.int64) if start is None else start.copy()
     d_o, d_p = d[:n].copy(), d[n : n + m].copy()
     d_s = int(d[n + m])
+    dropped = np.arange(n)  # the orders whose pairs are to relax: at first, all
     for _ in range(MAX_RELAXATION_ROUNDS):
         changed = False
-        if len(first):
+        counts = out_first[dropped + 1] - out_first[dropped]
+        total = int(counts.sum())
+        if total * FEW_PAIRS_SHARE < len(f_o):
+            at = np.repeat(out_first[dropped] - np.cumsum(counts) + counts, counts) + np.arange(total)
+            heads, reach = out_p[at], np.repeat(d_o[dropped], counts) + out_c[at]
+            lower = reach < d_p[heads]
+            if lower.any():
+                np.minimum.at(d_p, heads[lower], reach[lower])
+                changed = True
+        elif len(first):
             best = np.minimum.reduceat(d_o[f_o] + f_c, first)
             lower = best < d_p[targets]
             if lower.any():
@@ -147,18 +178,22 @@ def potentials(
         via_sink = min(int(d_o[mate_o].min(initial=d_s - big)) + big, int(d_p[unused].min(initial=d_s)))
         if via_sink < d_s:
             d_s, changed = via_sink, True
+        dropped = mate_o[:0]
         if len(mate_o):
             step = d_p[mate_p] - mate_c
             lower = step < d_o[mate_o]
             if lower.any():
-                d_o[mate_o[lower]] = step[lower]
+                dropped = mate_o[lower]
+                d_o[dropped] = step[lower]
                 changed = True
         lower_p = d_p[mate_p] > d_s
         if lower_p.any():
             d_p[mate_p[lower_p]] = d_s
             changed = True
-        if len(left_out) and (d_o[left_out] > d_s - big).any():
-            d_o[left_out] = np.minimum(d_o[left_out], d_s - big)
+        above = left_out[d_o[left_out] > d_s - big]
+        if len(above):
+            d_o[above] = d_s - big
+            dropped = np.concatenate([dropped, above])
             changed = True
         if not changed:
             d = np.concatenate([d_o, d_p, [d_s]])
@@ -264,8 +299,8 @@ def largest_gain(oi: IntArray, pi: IntArray, reduced: IntArray) -> int:
     """
     if len(oi) == 0:
         return 0
-    orders, o_node = np.unique(oi, return_inverse=True)
-    providers, p_node = np.unique(pi, return_inverse=True)
+    orders, o_node = _compact(oi)
+    providers, p_node = _compact(pi)
     n_o, n_p = len(orders), len(providers)
     source, sink = 0, 1 + n_o + n_p
     order_nodes = np.arange(1, n_o + 1, dtype=np.int64)

@@ -66,3 +66,39 @@ def test_locality_keys_put_near_points_near() -> None:
     y = np.array([0.0, 0.1, 5.0, 5.1])
     keys = locality_keys(x, y, cell_km=1.0)
     assert keys[0] == keys[1] and keys[2] == keys[3] and keys[0] < keys[2]
+
+
+def shortest_potentials(
+    oi: np.ndarray, pi: np.ndarray, cost: np.ndarray, chosen: np.ndarray, n: int, m: int, big: int
+) -> list[int]:
+    """Return every node's distance from a virtual root in the residual graph, pair by pair."""
+    sink = n + m
+    edges = []  # (tail, head, cost), as `potentials` describes the residual graph
+    for o, p, c, taken in zip(oi.tolist(), pi.tolist(), cost.tolist(), chosen.tolist(), strict=True):
+        edges.append((n + p, o, -c) if taken else (o, n + p, c))
+    served, used = set(oi[chosen].tolist()), set(pi[chosen].tolist())
+    edges += [(o, sink, big) if o in served else (sink, o, -big) for o in range(n)]
+    edges += [(sink, n + p, 0) if p in used else (n + p, sink, 0) for p in range(m)]
+    d = [0] * (n + m + 1)
+    changed = True
+    while changed:
+        changed = False
+        for tail, head, c in edges:
+            if d[tail] + c < d[head]:
+                d[head], changed = d[tail] + c, True
+    return d
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(5, 40), st.integers(5, 40))
+def test_the_potentials_are_the_shortest_distances_of_the_residual_graph(seed: int, n: int, m: int) -> None:
+    # Large enough graphs that the later passes relax only the pairs of the orders that dropped.
+    rng = np.random.default_rng(seed)
+    oi, pi = np.nonzero(rng.random((n, m)) < 0.5)
+    oi, pi = oi.astype(np.int64), pi.astype(np.int64)
+    cost = rng.integers(0, 1000, len(oi)).astype(np.int64) * 64
+    big = unassigned_cost(cost, n)
+    chosen = assign(oi, pi, cost, big)
+    _, _, every = potentials(oi, pi, cost, chosen, n, m, big)
+    assert every is not None
+    assert every.tolist() == shortest_potentials(oi, pi, cost, chosen, n, m, big)

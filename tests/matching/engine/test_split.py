@@ -122,6 +122,34 @@ class TestGenerateInHalves:
         assert (halves.truncated == whole.truncated).all()
 
 
+class TestGridLevels:
+    @pytest.mark.parametrize("span_km", [30.0, 30_000.0])
+    def test_providers_are_in_the_stable_order_of_their_cell_keys(self, span_km: float) -> None:
+        # A city's cells take the 16-bit sort, the globe's the 64-bit one: the same order.
+        rng = np.random.default_rng(3)
+        orders, providers = around_lyon(5, 10, 400)
+        problem = Problem(
+            orders,
+            providers,
+            now=NOW,
+            weights=Weights(),
+            floor=FloorPolicy(),
+            travel=HaversineTravel(),
+            radius_factor=1.0,
+            limits=Limits(),
+        )
+        grid = GridIndex(problem, 0.1)
+        grid.entry_x = np.round(rng.random(len(grid.entry_x)) * span_km, 1)  # many in one cell
+        grid.entry_y = np.round(rng.random(len(grid.entry_y)) * span_km, 1)
+        for level in (0, 3):
+            column, row = grid._keys(grid.entry_x, grid.entry_y, grid.entry_category, level)
+            keys = column + row
+            expected = np.argsort(keys, kind="stable")
+            got_keys, got_providers = grid.level(level)
+            assert (got_keys == keys[expected]).all()
+            assert (got_providers == grid.entry_provider[expected]).all()
+
+
 class TestSplitSolve:
     def test_the_result_does_not_depend_on_the_worker(self, monkeypatch: pytest.MonkeyPatch) -> None:
         assert workers.start(even_on_one_core=True), "the worker process did not start"
