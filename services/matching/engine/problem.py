@@ -69,6 +69,18 @@ class Pairs:
         return Pairs(i, i, f, f, f, i, f)
 
 
+def _busy_times(provider: ProviderState, now: datetime, extra: list[Busy]) -> list[Busy]:
+    """Return a provider's commitments not yet over and the extra busy times, in time order."""
+    items = [
+        Busy(minutes_from(now, c.start), minutes_from(now, c.end), float(c.lat), float(c.lng))
+        for c in provider.commitments
+        if c.end > now
+    ]
+    items += extra
+    items.sort(key=lambda b: (b.start, b.end))
+    return items
+
+
 class Problem:
     """One batch's orders and providers as arrays, with its weights, floor and limits."""
 
@@ -92,15 +104,13 @@ class Problem:
         self.provider_index = {p.id: i for i, p in enumerate(self.providers)}
         n, m = len(self.orders), len(self.providers)
 
-        codes = sorted({o.category for o in self.orders} | {c for p in self.providers for c in p.categories})
+        category_sets = {p.categories for p in self.providers}  # a few distinct sets
+        codes = sorted({o.category for o in self.orders}.union(*category_sets))
         bit = {c: 1 << i for i, c in enumerate(codes)} if len(codes) <= 62 else None
         self._category_bit = bit
         self.category_codes: list[str] | None = codes if bit else None
         self.o_cat = np.array([bit[o.category] if bit else 0 for o in self.orders], np.int64)
-        masks: dict[frozenset[str], int] = {}  # few distinct sets of categories: one sum each
-        for p in self.providers:
-            if p.categories not in masks:
-                masks[p.categories] = sum(bit[c] for c in p.categories) if bit else 0
+        masks = {cats: sum(bit[c] for c in cats) if bit else 0 for cats in category_sets}
         self.p_cat = np.fromiter((masks[p.categories] for p in self.providers), np.int64, m)
         self.o_lat = np.array([float(o.lat) for o in self.orders], np.float64)
         self.o_lng = np.array([float(o.lng) for o in self.orders], np.float64)
@@ -131,28 +141,21 @@ class Problem:
         effective = np.where(rated, np.clip(ratings, 0.0, 5.0), limits.neutral_rating)
         self.p_rated = rated
         self.p_reputation = weights.reputation * (5.0 - effective)
-        share = np.array(
-            [
-                min(float(p.hours_this_week) / float(p.weekly_target_h), 2.0)
-                if p.weekly_target_h > 0
-                else 1.0
-                for p in self.providers
-            ],
-            np.float64,
-        )
+        hours = np.fromiter((p.hours_this_week for p in self.providers), np.float64, m)
+        target = np.fromiter((p.weekly_target_h for p in self.providers), np.float64, m)
+        has_target = target > 0  # no target set counts as met: share 1
+        # min(hours, 2 target) / target is min(hours / target, 2), without overflow.
+        capped = np.minimum(hours, 2.0 * target) / np.where(has_target, target, 1.0)
+        share = np.where(has_target, capped, 1.0)
         self.p_share = np.clip(share, 0.0, 2.0)
         self.p_fairness = weights.fairness * self.p_share
 
-        self.busy: list[list[Busy]] = []
-        for p in self.providers:
-            items = [
-                Busy(minutes_from(now, c.start), minutes_from(now, c.end), float(c.lat), float(c.lng))
-                for c in p.commitments
-                if c.end > now
-            ]
-            items += (extra_busy or {}).get(p.id, [])
-            items.sort(key=lambda b: (b.start, b.end))
-            self.busy.append(items)
+        extra = extra_busy or {}
+        # Most providers hold no mission: only the others take the per-commitment work.
+        self.busy: list[list[Busy]] = [
+            _busy_times(p, now, extra.get(p.id, [])) if p.commitments or p.id in extra else []
+            for p in self.providers
+        ]
         self.p_on_duty = np.array([p.on_duty for p in self.providers], bool)
         # On duty and free: a mission soon needs no calendar look-up.
         self.p_simple = self.p_on_duty & np.array([not b for b in self.busy], bool)

@@ -6,7 +6,14 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.matching.engine.flow import assign, largest_gain, locality_keys, potentials, unassigned_cost
+from services.matching.engine.flow import (
+    assign,
+    largest_gain,
+    locality_keys,
+    potentials,
+    some_gain,
+    unassigned_cost,
+)
 
 
 def total(oi: np.ndarray, cost: np.ndarray, chosen: np.ndarray, n: int, big: int) -> int:
@@ -33,6 +40,7 @@ def test_the_optimum_over_all_pairs_gains_at_most_the_bound(seed: int, n: int, m
     assert (reduced[index] >= 0).all()  # feasible on the graph
     negative = ~graph & (reduced < 0)
     gain = largest_gain(oi[negative], pi[negative], reduced[negative])
+    assert 0 <= some_gain(oi[negative], pi[negative], reduced[negative]) <= gain  # a lower bound
     chosen = np.zeros(len(oi), bool)
     chosen[index[chosen_in]] = True
     best = assign(oi, pi, cost, big)
