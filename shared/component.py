@@ -49,6 +49,7 @@ class Component:
         # Every use case reads the time from here, so tests can move it.
         self.clock: Callable[[], datetime] = utcnow
         self._jobs: list[asyncio.Task[None]] = []
+        self._first_pass: dict[str, asyncio.Event] = {}  # job name -> set once it has run
 
     def routers(self) -> list[APIRouter]:
         """Return the routers this service serves (its path prefixes only)."""
@@ -77,9 +78,21 @@ class Component:
                     raise
                 except Exception as exc:
                     log.warning("periodic_job_failed", service=self.name, job=name, error=repr(exc))
+                self._first_pass[name].set()
                 await asyncio.sleep(interval_s)
 
+        self._first_pass[name] = asyncio.Event()
         self._jobs.append(asyncio.create_task(loop(), name=f"{self.name}:{name}"))
+
+    async def first_passes_done(self, timeout_s: float = 30.0) -> None:
+        """Wait until every periodic job has run once (the first pass starts with the component).
+
+        Tests that move the clock wait for it first: a start-up pass that ran late (waiting
+        for SQLite's write lock) would otherwise see the moved clock and race the test.
+        """
+        async with asyncio.timeout(timeout_s):
+            for first_pass in self._first_pass.values():
+                await first_pass.wait()
 
     async def start(self, runtime: Runtime) -> None:
         self.runtime = runtime

@@ -14,8 +14,13 @@ from shared.config import DEVELOPMENT_JWT_SECRET
 
 @asynccontextmanager
 async def running_app(app: FastAPI, base_url: str = "http://testserver") -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app's lifespan and yield an httpx client talking to it in-process."""
+    """Run the app's lifespan and yield an httpx client talking to it in-process.
+
+    The components' periodic jobs have each run once when the client is handed over.
+    """
     async with app.router.lifespan_context(app):
+        for component in getattr(app.state, "components", {}).values():
+            await component.first_passes_done()
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url=base_url) as client:
             yield client
