@@ -114,14 +114,15 @@ class OrdersComponent(Component):
             backoff_s=self.settings.pricing_retry_backoff_s,
         )
         self.orders.pricing = self.pricing
-        if self.database.is_postgres:
-            self.intake = PostgresIntake(self.database, self.settings.db_pool_size)
-            await self.intake.start()
-            self.orders.intake = self.intake
         transport = self._transport or WebhookTransport(runtime.http, self.settings.notify_timeout_s)
         self.dispatcher = NotificationDispatcher(self.database, transport, self.settings,
                                                  lambda: self.clock())
         self.dispatcher.start()
+        if self.database.is_postgres:
+            self.intake = PostgresIntake(self.database, self.settings.db_pool_size)
+            await self.intake.start()
+            self.orders.intake = self.intake
+            self.orders.notify_now = self.dispatcher.send_now
         self.run_periodically("reveal-ratings", self.settings.ratings_job_interval_s,
                               self.use_cases.feedback.reveal_due_ratings)
         self.run_periodically("series-occurrences", self.settings.series_job_interval_s,
@@ -135,7 +136,7 @@ class OrdersComponent(Component):
         if self.pricing is not None:
             await self.pricing.aclose()
         if self.intake is not None:
-            self.orders.intake = None
+            self.orders.intake = self.orders.notify_now = None
             await self.intake.stop()
 
 

@@ -2,7 +2,8 @@
 
 The order, its first history row (the notification outbox), the idempotency record and
 the `order-confirmed` outbox row are written by one INSERT ... WITH statement: one round
-trip, atomic like any single statement (one transaction). It runs on asyncpg directly
+trip, atomic like any single statement (one transaction). For a client without a webhook,
+the notification is a log line written at once, and the row is stored as sent. It runs on asyncpg directly
 with a pool of its own (prepared statements, no ORM flush): the ORM path of
 `OrdersService` does the same on SQLite and for recurring bookings.
 """
@@ -15,7 +16,7 @@ from typing import Any, cast
 
 import asyncpg
 
-from services.orders.models import IdempotencyKey, Order, OrderHistory
+from services.orders.models import ClientWebhook, IdempotencyKey, Order, OrderHistory
 from shared.db import Database
 from shared.events import registry
 from shared.events.registry import EventPayload
@@ -40,23 +41,34 @@ class PostgresIntake:
         self.idem_cols = [c.name for c in IdempotencyKey.__table__.columns]
         self.outbox_cols = ["event_id", "topic", "key", "type", "envelope", "created_at"]
         n = 0
+        history_client = len(self.order_cols) + self.history_cols.index("client_id") + 1
 
-        def params(cols: list[str]) -> str:
+        def params(cols: list[str], table: str) -> str:
             nonlocal n
             out = []
             for col in cols:
                 n += 1
-                out.append(f"${n}::json" if col in JSON_COLUMNS else f"${n}")
+                if table == "order_history" and col == "notify_state":
+                    # A client without a webhook is told by a log line, written by the caller
+                    # as soon as this statement commits: the row is stored as sent, and the
+                    # notification dispatcher (a locked read and an update per row) skips it.
+                    out.append(
+                        f"CASE WHEN EXISTS (SELECT 1 FROM {ClientWebhook.__tablename__} "
+                        f"WHERE client_id = ${history_client}::varchar) THEN ${n} ELSE 'sent' END"
+                    )
+                else:
+                    out.append(f"${n}::json" if col in JSON_COLUMNS else f"${n}")
             return ", ".join(out)
 
         def insert(table: str, cols: list[str]) -> str:
-            return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({params(cols)})"
+            return f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({params(cols, table)})"
 
         self.sql = (
             f"WITH o AS ({insert('orders', self.order_cols)}), "
-            f"h AS ({insert('order_history', self.history_cols)}), "
-            f"i AS ({insert('idempotency_keys', self.idem_cols)}) "
-            f"{insert(OutboxRow.__tablename__, self.outbox_cols)}"
+            f"h AS ({insert('order_history', self.history_cols)} RETURNING notify_state), "
+            f"i AS ({insert('idempotency_keys', self.idem_cols)}), "
+            f"x AS ({insert(OutboxRow.__tablename__, self.outbox_cols)}) "
+            "SELECT notify_state FROM h"
         )
         self.lookup_sql = (
             "SELECT endpoint, request_hash, status_code, response::text FROM idempotency_keys "
@@ -100,8 +112,13 @@ class PostgresIntake:
         idempotency: dict[str, Any],
         response_json: str,
         event: EventPayload,
-    ) -> None:
-        """Write all four rows; raises asyncpg.UniqueViolationError on a key or quote already used."""
+    ) -> bool:
+        """Write all four rows; return whether the client's notification is still to send.
+
+        False: the client has no webhook, the history row is stored as sent, and the caller
+        logs the notification now. Raises asyncpg.UniqueViolationError on a key or quote
+        already used.
+        """
         assert self.pool is not None
         envelope = registry.envelope(event)
         kind = registry.kind(envelope.type, envelope.version)
@@ -112,7 +129,8 @@ class PostgresIntake:
         values += [response_json if c == "response" else idempotency[c] for c in self.idem_cols]
         values += [str(envelope.event_id), kind.topic, envelope.aggregate_id, envelope.type,
                    envelope.model_dump_json(), envelope.occurred_at]
-        await self.pool.execute(self.sql, *values)
+        state = await self.pool.fetchval(self.sql, *values)
+        return bool(state != "sent")
 
 
 async def _keep_session(_: asyncpg.Connection) -> None:

@@ -257,6 +257,17 @@ class NotificationDispatcher:
             except TimeoutError:
                 pass
 
+    async def send_now(self, notification: Notification) -> None:
+        """Send at once the notification of a client without a webhook (no row left to send).
+
+        Failures never block the order: they are logged.
+        """
+        try:
+            await self.transport.send(notification, None)
+        except Exception as exc:
+            log.warning("client_notification_failed", order_id=notification.order_id,
+                        status=notification.to_status, error=repr(exc)[:500])
+
     async def deliver_pending(self, batch: int = 100) -> int:
         """Send what is due now; return how many rows were handled (sent, rescheduled or failed)."""
         now = self.clock()

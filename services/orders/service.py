@@ -6,7 +6,7 @@ Each use case: load -> decide (domain) -> persist -> outbox -> one commit.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -31,7 +31,7 @@ from services.orders.models import (
     OrderHistory,
     Series,
 )
-from services.orders.notifications import check_webhook_url
+from services.orders.notifications import Notification, check_webhook_url
 from services.orders.pricing import PricingGateway, Quote, is_expired
 from services.orders.repository import OrdersRepository
 from services.orders.schemas import (
@@ -120,6 +120,8 @@ class OrdersService:
         self.pricing = pricing
         self.clock = clock
         self.intake: PostgresIntake | None = None  # set when running on PostgreSQL
+        # Sends a notification at once, for a client without a webhook (set with `intake`).
+        self.notify_now: Callable[[Notification], Awaitable[None]] | None = None
         self._wake_pending = False
 
     # ------------------------------------------------------------ confirm
@@ -324,11 +326,16 @@ class OrdersService:
         idempotency = {"subject": principal.subject, "key": key, "endpoint": endpoint,
                        "request_hash": fingerprint, "status_code": 201, "created_at": now}
         try:
-            await intake.insert(values, entry_values, idempotency, raw, confirmed_event(order))
+            to_send = await intake.insert(values, entry_values, idempotency, raw, confirmed_event(order))
         except Exception as exc:
             if not is_unique_violation(exc):
                 raise
             return await self._after_conflict(principal, key, endpoint, fingerprint)
+        if not to_send and self.notify_now is not None:
+            await self.notify_now(Notification(
+                order_id=entry.order_id, client_id=entry.client_id, from_status=None,
+                to_status=entry.to_status, at=entry.at, reason=entry.reason,
+            ))
         self._wake_soon()
         return Answer(201, {}, raw=raw)
 

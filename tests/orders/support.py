@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 
 from services.orders.app import OrdersComponent
 from services.orders.config import OrdersSettings
+from services.orders.notifications import NotificationTransport
 from shared.app import create_app
 from shared.bus.base import OutgoingMessage
 from shared.bus.memory import InMemoryBus
@@ -242,7 +243,11 @@ async def harness(
 
 @asynccontextmanager
 async def harness_on_postgres(
-    postgres_url: str, schema: str, stub: PricingStub, **setting_overrides: Any
+    postgres_url: str,
+    schema: str,
+    stub: PricingStub,
+    transport: NotificationTransport | None = None,
+    **setting_overrides: Any,
 ) -> AsyncIterator[Harness]:
     """The orders app on its own PostgreSQL schema (dropped after), events on the in-memory bus."""
     database = Database(postgres_url, schema=schema)
@@ -250,7 +255,7 @@ async def harness_on_postgres(
     clock = Clock()
     bus = InMemoryBus()
     component = OrdersComponent(
-        settings, database, orders_settings=orders_settings(stub, **setting_overrides)
+        settings, database, orders_settings=orders_settings(stub, **setting_overrides), transport=transport
     )
     component.clock = clock
     app = create_app([component], settings, bus=bus)
