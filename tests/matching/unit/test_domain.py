@@ -17,7 +17,7 @@ from services.matching.domain import (
     week_bounds,
     worked_minutes,
 )
-from services.matching.planner import schedule_blocks
+from services.matching.planner import for_provider, schedule_blocks
 from shared.errors import IllegalTransition
 from tests.matching.support import start_code_hash
 
@@ -96,3 +96,25 @@ class TestSpread:
     def test_offers_against_the_median_of_peers(self) -> None:
         assert spread(4, [1, 2, 3]) == {"offers": 4, "peer_median": 2.0, "peers": 3, "ratio": 2.0}
         assert spread(0, [])["ratio"] is None
+
+
+def test_a_provider_reads_a_decision_without_other_providers_or_their_orders() -> None:
+    def candidate(provider_id: str, note: str = "") -> dict[str, object]:
+        return {"provider_id": provider_id, "cost": 10.0, "note": note}
+
+    details = {
+        "chosen": candidate("p1"),
+        "alternatives": [
+            candidate("p2", "was given order o-secret in the same batch"),
+            candidate("p3", "cost more for this order than the provider chosen"),
+            candidate("p4", "was given order o-mine in the same batch"),
+        ],
+    }
+    seen = for_provider(details, "p4")
+    assert seen["chosen"] == candidate("another provider")
+    assert seen["alternatives"] == [
+        candidate("another provider", "was given another order in the same batch"),
+        candidate("another provider", "cost more for this order than the provider chosen"),
+        candidate("p4", "was given order o-mine in the same batch"),  # their own: kept whole
+    ]
+    assert "o-secret" not in str(seen)
