@@ -8,12 +8,13 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from services.demo.city import City
+from services.demo.city import City, Position, Weight
 
 MINUTES_PER_DAY = 24 * 60
+MAX_PLACE_DRAWS = 100_000  # draws of the city before a restricted place is given up
 
 # Orders placed per hour of a weekday (Europe/Paris local), relative: home services are
 # booked from the morning, with a peak late morning, a lunch dip, an afternoon plateau
@@ -128,10 +129,12 @@ def plan_day(
     client_prefix: str = "sim-c",
     repeat_share: float = 0.15,
     weights: Sequence[float] = HOURLY_WEIGHTS,
+    where: Collection[str] | None = None,
 ) -> list[PlannedOrder]:
     """Plan a day of `orders` orders, sorted by time, placed where households live.
 
     About `repeat_share` of the orders come from a client who already ordered that day.
+    `where`, when given, keeps the places to those postcodes (where the grid in force sells).
     """
     if orders < 0:
         raise ValueError("orders must be >= 0")
@@ -145,7 +148,7 @@ def plan_day(
             postcode, commune, lat, lng = homes[client_id]
         else:
             client_id = f"{client_prefix}-{len(homes):05d}"
-            place = city.sample_position(rng, "households")
+            place = sample_place(city, rng, "households", where)
             postcode, commune, lat, lng = place.postcode, place.commune.name, place.lat, place.lng
             homes[client_id] = (postcode, commune, lat, lng)
         category = sample_category(rng, mix)
@@ -163,6 +166,24 @@ def plan_day(
             )
         )
     return planned
+
+
+def sample_place(
+    city: City, rng: random.Random, weight: Weight, where: Collection[str] | None = None
+) -> Position:
+    """Draw a place of the city; with `where`, one in those postcodes (the city's draw, conditioned).
+
+    Without `where` the draws are the city's own, so a seed gives the same day as before.
+    """
+    if where is None:
+        return city.sample_position(rng, weight)
+    if not any(city.communes_in(postcode) for postcode in where):
+        raise ValueError(f"none of the postcodes {sorted(where)[:5]} is in {city.name}")
+    for _ in range(MAX_PLACE_DRAWS):
+        place = city.sample_position(rng, weight)
+        if place.postcode in where:
+            return place
+    raise ValueError(f"no place drawn in {sorted(where)[:5]} after {MAX_PLACE_DRAWS} draws")
 
 
 def real_offset_s(sim_minute: float, duration_s: float) -> float:

@@ -112,10 +112,16 @@ async def simulate(config: SimConfig, console: Console) -> dict[str, Any]:
         market = await ensure_market(api, city)
         if not market.categories:
             raise SimulationError("the grid in force sells no category")
+        # A grid published by someone else may sell in part of the city only (a test's one zone):
+        # clients and new providers are then drawn there, not refused a quote everywhere else.
+        city_postcodes = set(city.postcodes)
+        where = None if city_postcodes <= set(market.postcodes) else city_postcodes & set(market.postcodes)
+        if where is not None and not where:
+            raise SimulationError(f"the grid in force sells in none of {city.name}'s postcodes")
         active = await list_active(api)
         adopted = [adopt(r, rng) for r in active[: config.providers]]
         taken = {p.id for p in adopted}
-        planned = plan_providers(city, rng, config.providers, market.categories, f"sim-p{config.seed}")
+        planned = plan_providers(city, rng, config.providers, market.categories, f"sim-p{config.seed}", where)
         providers = adopted + [p for p in planned if p.id not in taken][: config.providers - len(adopted)]
         # Providers on duty whom nobody drives would receive offers and let them lapse: their apps
         # go off duty for the run and back on duty (at home) at the end.
@@ -130,7 +136,9 @@ async def simulate(config: SimConfig, console: Console) -> dict[str, Any]:
             if ok
         ]
         run_tag = uuid.uuid4().hex[:6]
-        plan = plan_day(city, rng, config.orders, market.categories, client_prefix=f"sim-c{run_tag}")
+        plan = plan_day(
+            city, rng, config.orders, market.categories, client_prefix=f"sim-c{run_tag}", where=where
+        )
         with _progress(console) as progress:
             onboarding = progress.add_task("onboarding providers (apply, vet, train)", total=len(providers))
             problems = await onboard_all(
@@ -212,6 +220,8 @@ async def simulate(config: SimConfig, console: Console) -> dict[str, Any]:
                     "grid_version": market.grid_version,
                     "grid_published_by_simulator": market.created,
                     "categories": market.categories,
+                    "postcodes_on_sale": len(city_postcodes if where is None else where),
+                    "city_postcodes": len(city_postcodes),
                     "lead_s": settings.lead_s,
                     "patience_s": settings.patience_s,
                     "decline_share": settings.decline_share,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +12,7 @@ from typing import Any
 from services.demo.city import City
 from services.demo.grid import DEMO_RATES_CENTS, demo_cells
 from services.simulator.api import Api, SimulationError, Who, detail_of
-from services.simulator.demand import Shift, sample_provider_categories, sample_shift
+from services.simulator.demand import Shift, sample_place, sample_provider_categories, sample_shift
 from shared.auth import Role
 
 OPS = "sim-ops"
@@ -28,6 +28,7 @@ class Market:
     categories: list[str]
     zones: list[str]
     created: bool  # True when the simulator published the grid itself
+    postcodes: list[str] = field(default_factory=list)  # where the grid sells (its zones' postcodes)
 
 
 @dataclass
@@ -56,8 +57,10 @@ async def ensure_market(api: Api, city: City) -> Market:
         grid = current.json()
         cells = grid.get("cells") or []
         zone_codes = sorted({c["zone"] for c in cells})
+        zones = await api.ok("GET", "/v1/zones")
+        sold = sorted({p for z in zones if z["code"] in zone_codes for p in z.get("postcodes") or []})
         return Market(
-            int(grid.get("version") or 0), sorted({c["category"] for c in cells}), zone_codes, False
+            int(grid.get("version") or 0), sorted({c["category"] for c in cells}), zone_codes, False, sold
         )
     if current.status_code != 404:
         raise SimulationError(f"GET /v1/price-grids/current: {current.status_code} {detail_of(current)}")
@@ -82,7 +85,13 @@ async def ensure_market(api: Api, city: City) -> Market:
         who=AS_OPS,
         json={"reason": "simulator: no grid was published"},
     )
-    return Market(int(published.get("version") or 1), sorted(DEMO_RATES_CENTS), codes, True)
+    return Market(
+        int(published.get("version") or 1),
+        sorted(DEMO_RATES_CENTS),
+        codes,
+        True,
+        sorted(p for z in city.zones() for p in z.postcodes),
+    )
 
 
 def make_siret(rng: random.Random) -> str:
@@ -151,12 +160,17 @@ LAST_NAMES = (
 
 
 def plan_providers(
-    city: City, rng: random.Random, count: int, categories: list[str], prefix: str
+    city: City,
+    rng: random.Random,
+    count: int,
+    categories: list[str],
+    prefix: str,
+    where: Collection[str] | None = None,
 ) -> list[SimProvider]:
-    """Draw `count` providers living where people live, with categories and a shift."""
+    """Draw `count` providers living where people live (in `where`'s postcodes if given)."""
     providers = []
     for i in range(count):
-        home = city.sample_position(rng, "population")
+        home = sample_place(city, rng, "population", where)
         providers.append(
             SimProvider(
                 id=f"{prefix}-{i:04d}",

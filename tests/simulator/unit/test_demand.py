@@ -18,6 +18,7 @@ from services.simulator.demand import (
     plan_day,
     real_offset_s,
     sample_minute,
+    sample_place,
     sample_provider_categories,
     sample_shift,
 )
@@ -97,6 +98,16 @@ class TestPlanDay:
     def test_no_category_on_sale_is_refused(self) -> None:
         with pytest.raises(ValueError):
             plan_day(load_city(), random.Random(1), 3, [])
+
+    def test_where_keeps_the_places_to_the_postcodes_on_sale(self) -> None:
+        """A grid selling in part of the city only (the e2e scenario's one zone): orders go there."""
+        city = load_city()
+        planned = plan_day(city, random.Random(4), 200, ["cleaning"], where={"69001", "69002"})
+        assert {p.postcode for p in planned} == {"69001", "69002"}
+        homes = [sample_place(city, random.Random(i), "population", {"69003"}) for i in range(20)]
+        assert {h.postcode for h in homes} == {"69003"}
+        with pytest.raises(ValueError, match="none of the postcodes"):
+            plan_day(city, random.Random(4), 3, ["cleaning"], where={"75001"})
 
 
 class TestCompressedClock:
