@@ -218,3 +218,30 @@ async def matching_harness(
     app = create_app([component], settings, bus=the_bus)
     async with running_app(app) as client:
         yield Harness(app, client, the_bus, component, clock, Tokens())
+
+
+async def second_offer_after_a_far_mission(h: Harness) -> tuple[dict[str, Any], datetime]:
+    """p1 (on a weekly schedule) holds a one-hour mission tomorrow about 10 km from a second
+    order booked for the hours after it; return p1's live offer of that second order and when
+    the mission ends (for slot proposals that must count the travel between them)."""
+    start = h.clock.now + timedelta(days=1)
+    booked: dict[str, Any] = {"duration_min": 60, "dispatch_deadline": start - timedelta(hours=2)}
+    await h.given(
+        provider_activated("p1"),
+        on_duty("p1", False, all_week()),
+        order_confirmed("o1", now=h.clock.now, window_start=start, window_end=start + timedelta(hours=1),
+                        lat=48.80, lng=2.25, **booked),
+    )
+    await h.batch()
+    first = await h.live_offer("p1")
+    assert first is not None
+    accepted = await h.client.post(f"/v1/offers/{first['id']}/accept", headers=h.provider("p1"))
+    assert accepted.status_code == 200, accepted.text
+    await h.given(
+        order_confirmed("o2", now=h.clock.now, window_start=start + timedelta(hours=1),
+                        window_end=start + timedelta(hours=6), **booked)
+    )
+    await h.batch()
+    second = await h.live_offer("p1")
+    assert second is not None and second["order_id"] == "o2"
+    return second, datetime.fromisoformat(first["scheduled_start"]) + timedelta(minutes=60)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from tests.matching.support import (
@@ -12,6 +12,7 @@ from tests.matching.support import (
     on_duty,
     order_confirmed,
     provider_activated,
+    second_offer_after_a_far_mission,
 )
 
 
@@ -206,39 +207,7 @@ class TestBookedLater:
 
 class TestSlotClash:
     async def test_a_slot_too_close_to_another_mission_counting_travel_is_refused(self, h: Harness) -> None:
-        start = h.clock.now + timedelta(days=1)
-        far = {"lat": 48.80, "lng": 2.25}  # about 10 km from the second order
-        await h.given(
-            provider_activated("p1"),
-            on_duty("p1", False, all_week()),
-            order_confirmed(
-                "o1",
-                now=h.clock.now,
-                window_start=start,
-                window_end=start + timedelta(hours=1),
-                duration_min=60,
-                dispatch_deadline=start - timedelta(hours=2),
-                **far,
-            ),
-        )
-        await h.batch()
-        first = await h.live_offer("p1")
-        assert first is not None
-        await h.client.post(f"/v1/offers/{first['id']}/accept", headers=h.provider("p1"))
-        await h.given(
-            order_confirmed(
-                "o2",
-                now=h.clock.now,
-                window_start=start + timedelta(hours=1),
-                window_end=start + timedelta(hours=6),
-                duration_min=60,
-                dispatch_deadline=start - timedelta(hours=2),
-            )
-        )
-        await h.batch()
-        second = await h.live_offer("p1")
-        assert second is not None and second["order_id"] == "o2"
-        mission_end = datetime.fromisoformat(first["scheduled_start"]) + timedelta(minutes=60)
+        second, mission_end = await second_offer_after_a_far_mission(h)
         too_soon = mission_end + timedelta(minutes=5)
         response = await h.client.post(
             f"/v1/offers/{second['id']}/propose",

@@ -3,7 +3,7 @@ that model is an interface: another TravelModel plugged in is the one the batch 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -17,11 +17,11 @@ from shared.config import PlatformSettings
 from tests.matching.support import (
     PARIS,
     Harness,
-    all_week,
     matching_harness,
     on_duty,
     order_confirmed,
     provider_activated,
+    second_offer_after_a_far_mission,
 )
 
 ORDER_AT = (PARIS[0] + 0.01, PARIS[1] + 0.01)  # where order_confirmed puts an order by default
@@ -122,38 +122,8 @@ async def test_another_travel_model_plugged_in_is_the_one_the_batch_uses(
 
 async def test_the_slot_check_asks_the_same_travel_model(h: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     """A slot 5 minutes after another mission 10 km away clashes at 25 km/h, not with a 1-minute router."""
-    start = h.clock.now + timedelta(days=1)
-    booked = {"duration_min": 60, "dispatch_deadline": start - timedelta(hours=2)}
-    await h.given(
-        provider_activated("p1"),
-        on_duty("p1", False, all_week()),
-        order_confirmed(
-            "o1",
-            now=h.clock.now,
-            window_start=start,
-            window_end=start + timedelta(hours=1),
-            lat=48.80,
-            lng=2.25,
-            **booked,
-        ),
-    )
-    await h.batch()
-    first = await h.live_offer("p1")
-    assert first is not None
-    await h.client.post(f"/v1/offers/{first['id']}/accept", headers=h.provider("p1"))
-    await h.given(
-        order_confirmed(
-            "o2",
-            now=h.clock.now,
-            window_start=start + timedelta(hours=1),
-            window_end=start + timedelta(hours=6),
-            **booked,
-        )
-    )
-    await h.batch()
-    second = await h.live_offer("p1")
-    assert second is not None and second["order_id"] == "o2"
-    too_soon = datetime.fromisoformat(first["scheduled_start"]) + timedelta(minutes=65)
+    second, mission_end = await second_offer_after_a_far_mission(h)
+    too_soon = mission_end + timedelta(minutes=5)
     url, body = f"/v1/offers/{second['id']}/propose", {"start_at": too_soon.isoformat()}
     refused = await h.client.post(url, json=body, headers=h.provider("p1"))
     assert refused.status_code == 409, refused.text
