@@ -84,6 +84,20 @@ class TestSolveHalves:
             assert (mine == theirs).all()
 
 
+def default_problem(orders: list, providers: list) -> Problem:  # type: ignore[type-arg]
+    """The batch as arrays with the engine's default settings."""
+    return Problem(
+        orders,
+        providers,
+        now=NOW,
+        weights=Weights(),
+        floor=FloorPolicy(),
+        travel=HaversineTravel(),
+        radius_factor=1.0,
+        limits=Limits(),
+    )
+
+
 def around_lyon(seed: int, n: int, m: int) -> tuple[list, list]:  # type: ignore[type-arg]
     """Return n orders and m providers spread over central Lyon."""
     rng = np.random.default_rng(seed)
@@ -100,16 +114,7 @@ class TestGenerateInHalves:
     @pytest.mark.parametrize("use_threads", [False, True])
     def test_finds_what_one_search_finds_for_each_order(self, use_threads: bool) -> None:
         orders, providers = around_lyon(4, 300, 700)
-        problem = Problem(
-            orders,
-            providers,
-            now=NOW,
-            weights=Weights(),
-            floor=FloorPolicy(),
-            travel=HaversineTravel(),
-            radius_factor=1.0,
-            limits=Limits(),
-        )
+        problem = default_problem(orders, providers)
         every = np.arange(len(orders), dtype=np.int64)
         whole = generate(problem, GridIndex(problem, default_base_km(problem, 24)), every, pool=24)
         grid = GridIndex(problem, default_base_km(problem, 24))
@@ -128,16 +133,7 @@ class TestGridLevels:
         # A city's cells take the 16-bit sort, the globe's the 64-bit one: the same order.
         rng = np.random.default_rng(3)
         orders, providers = around_lyon(5, 10, 400)
-        problem = Problem(
-            orders,
-            providers,
-            now=NOW,
-            weights=Weights(),
-            floor=FloorPolicy(),
-            travel=HaversineTravel(),
-            radius_factor=1.0,
-            limits=Limits(),
-        )
+        problem = default_problem(orders, providers)
         grid = GridIndex(problem, 0.1)
         grid.entry_x = np.round(rng.random(len(grid.entry_x)) * span_km, 1)  # many in one cell
         grid.entry_y = np.round(rng.random(len(grid.entry_y)) * span_km, 1)
