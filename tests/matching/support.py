@@ -187,8 +187,8 @@ class Harness:
         return offers[0] if offers else None
 
 
-async def offered_to_p1(h: Harness) -> dict[str, Any]:
-    """Two providers on duty, one order `o1`, a batch: p1 (the nearer) holds the live offer."""
+async def two_providers_one_order(h: Harness) -> None:
+    """Two providers on duty, p1 nearer than p2 to one order `o1`; no batch yet."""
     await h.given(
         provider_activated("p1"),
         on_duty("p1"),
@@ -196,6 +196,11 @@ async def offered_to_p1(h: Harness) -> dict[str, Any]:
         on_duty("p2"),
         order_confirmed("o1", now=h.clock.now),
     )
+
+
+async def offered_to_p1(h: Harness) -> dict[str, Any]:
+    """Two providers on duty, one order `o1`, a batch: p1 (the nearer) holds the live offer."""
+    await two_providers_one_order(h)
     await h.batch()
     offer = await h.live_offer("p1")
     assert offer is not None and offer["order_id"] == "o1"

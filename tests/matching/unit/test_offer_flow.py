@@ -12,17 +12,8 @@ from tests.matching.support import (
     order_confirmed,
     provider_activated,
     suspended,
+    two_providers_one_order,
 )
-
-
-async def two_providers_one_order(h: Harness) -> None:
-    await h.given(
-        provider_activated("p1"),
-        on_duty("p1"),
-        provider_activated("p2", home_lat=48.80, home_lng=2.30),
-        on_duty("p2"),
-        order_confirmed("o1", now=h.clock.now),
-    )
 
 
 class TestBatchOffers:

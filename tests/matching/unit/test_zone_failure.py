@@ -12,7 +12,13 @@ from services.matching import planner
 from services.matching.engine import OrderRequest
 from services.matching.metrics import ZONES
 from services.matching.models import Provider
-from tests.matching.support import Harness, on_duty, order_confirmed, provider_activated
+from tests.matching.support import (
+    Harness,
+    on_duty,
+    order_confirmed,
+    provider_activated,
+    two_providers_one_order,
+)
 
 
 @pytest.fixture
@@ -71,13 +77,7 @@ async def test_the_dry_run_answers_with_the_zones_that_worked_and_names_the_fail
 
 
 async def test_a_provider_row_the_engine_refuses_is_left_out_not_the_whole_batch(h: Harness) -> None:
-    await h.given(
-        provider_activated("p1"),
-        on_duty("p1"),
-        provider_activated("p2", home_lat=48.80, home_lng=2.30),
-        on_duty("p2"),
-        order_confirmed("o1", now=h.clock.now),
-    )
+    await two_providers_one_order(h)
     async with h.component.database.unit_of_work() as uow:
         await uow.session.execute(update(Provider).where(Provider.provider_id == "p1").values(lat=123.0))
         await uow.commit()
